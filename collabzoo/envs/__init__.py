@@ -1,0 +1,64 @@
+"""The collabzoo environment suite: PettingZoo ``ParallelEnv`` text tasks with a joint reward.
+
+All registrations live in :data:`REGISTRATIONS`, one flat list with lazy ``"module:attr"``
+entry points: nothing of a task is imported until :func:`make` asks for it.
+
+>>> import collabzoo
+>>> [e.id for e in collabzoo.envs.list_envs()][:1]
+['collabzoo/ArxivExpansion-v0']
+"""
+
+from __future__ import annotations
+
+from collabzoo.envs.core import Score, TextCollabEnv, step_batch
+from collabzoo.envs.registration import (
+    EnvInfo,
+    UnknownEnvError,
+    list_envs,
+    make,
+    register,
+    spec,
+)
+
+__all__ = [
+    "REGISTRATIONS",
+    "EnvInfo",
+    "Score",
+    "TextCollabEnv",
+    "UnknownEnvError",
+    "list_envs",
+    "make",
+    "register",
+    "spec",
+    "step_batch",
+]
+
+REGISTRATIONS: list[dict] = [
+    dict(
+        id="collabzoo/TLDR-v0",
+        entry_point="collabzoo.envs.writing.tldr:TLDREnv",
+        agents=("concise", "detailed"),
+        description="Two summaries of one Reddit post: a concise one and a detailed one that fits it.",
+    ),
+    dict(
+        id="collabzoo/ArxivExpansion-v0",
+        entry_point="collabzoo.envs.writing.arxiv:ArxivExpansionEnv",
+        agents=("background", "method"),
+        description="Expand a paper abstract into an introduction: background and methodology.",
+    ),
+    dict(
+        id="collabzoo/HumanEval-v0",
+        entry_point="collabzoo.envs.coding.humaneval:HumanEvalEnv",
+        agents=("helper", "main"),
+        description="HumanEval in a sandbox: a helper function aux and the main function that calls it.",
+    ),
+    dict(
+        id="collabzoo/CoopHumanEval-v0",
+        entry_point="collabzoo.envs.coding.coop_humaneval:CoopHumanEvalEnv",
+        agents=("helper", "main"),
+        description="Coding problems designed for a helper: aux plus a main function, run in a sandbox.",
+    ),
+]
+
+for _registration in REGISTRATIONS:
+    register(**_registration)

@@ -1,0 +1,139 @@
+"""Environment ids -> entry points, on top of PettingZoo's registry.
+
+``collabzoo.register`` records an env in :data:`pettingzoo.parallel_registry` (so
+``pettingzoo.make("parallel", id)`` works too) plus the agent names and a one-line
+description that ``collabzoo envs`` prints without importing the env. Unlike PettingZoo,
+which only warns, registering an id twice is an error: two packages silently fighting over
+one name is a bug worth a traceback.
+
+Third-party packages add envs through the entry-point group ``collabzoo.envs``: each entry
+point names a callable that calls :func:`register` (Gymnasium's plugin convention). Plugins
+are loaded once, at the first :func:`make`, :func:`spec` or :func:`list_envs`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pettingzoo
+from pettingzoo import ParallelEnv
+
+__all__ = [
+    "PLUGIN_GROUP",
+    "EnvInfo",
+    "UnknownEnvError",
+    "list_envs",
+    "make",
+    "register",
+    "spec",
+]
+
+PLUGIN_GROUP = "collabzoo.envs"
+
+
+class UnknownEnvError(KeyError):
+    """No env is registered under this id."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """What the registry knows of an env without importing it."""
+
+    id: str
+    entry_point: str | Callable[..., ParallelEnv]
+    agents: tuple[str, ...] = ()
+    description: str = ""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+_INFOS: dict[str, EnvInfo] = {}
+_plugins_loaded = False
+
+
+def register(
+    id: str,
+    entry_point: str | Callable[..., ParallelEnv],
+    *,
+    agents: tuple[str, ...] | list[str] = (),
+    description: str = "",
+    kwargs: dict[str, Any] | None = None,
+) -> EnvInfo:
+    """Register a ``ParallelEnv`` under ``id`` (``namespace/Name-vN``).
+
+    Args:
+        id: The env id, e.g. ``"myorg/Debate-v0"``.
+        entry_point: ``"module:attr"`` (imported lazily at :func:`make`) or a callable.
+        agents: The agent names, in order (shown by ``collabzoo envs``).
+        description: One line shown by ``collabzoo envs``.
+        kwargs: Default keyword arguments of the entry point.
+
+    Raises:
+        ValueError: ``id`` is already registered (here or in PettingZoo's registry).
+    """
+    if id in _INFOS or id in pettingzoo.parallel_registry:
+        raise ValueError(
+            f"env id {id!r} is already registered; choose another id or bump its version"
+        )
+    if isinstance(entry_point, str) and entry_point.count(":") != 1:
+        raise ValueError(f"entry_point must look like 'package.module:attr', got {entry_point!r}")
+    pettingzoo.register("parallel", id, entry_point, kwargs=dict(kwargs or {}))
+    info = EnvInfo(id, entry_point, tuple(agents), description, dict(kwargs or {}))
+    _INFOS[id] = info
+    return info
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for entry in metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            hook = entry.load()
+            hook()
+        except Exception as error:  # a broken plugin must not break the built-in envs
+            warnings.warn(
+                f"collabzoo plugin {entry.name!r} ({entry.value}) failed to load: "
+                f"{type(error).__name__}: {error}",
+                stacklevel=3,
+            )
+
+
+def spec(id: str) -> EnvInfo:
+    """The registration of ``id``.
+
+    Raises:
+        UnknownEnvError: No such id; the message suggests the closest registered ids.
+    """
+    _load_plugins()
+    if id in _INFOS:
+        return _INFOS[id]
+    known = sorted(_INFOS)
+    close = difflib.get_close_matches(id, known, n=3, cutoff=0.5)
+    # case-insensitive match first: "collabzoo/tldr-v0" is nearly always a typo of one id
+    close = [k for k in known if k.lower() == id.lower()] + [c for c in close if c.lower() != id.lower()]
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownEnvError(
+        f"no collabzoo env is registered as {id!r}.{hint} "
+        f"`collabzoo envs` lists all {len(known)} registered ids."
+    )
+
+
+def make(id: str, **kwargs: Any) -> ParallelEnv:
+    """Create the env registered as ``id`` with keyword arguments ``kwargs``."""
+    spec(id)
+    return pettingzoo.make("parallel", id, **kwargs)
+
+
+def list_envs() -> list[EnvInfo]:
+    """Every registered env (built-in and plugins), sorted by id."""
+    _load_plugins()
+    return [_INFOS[k] for k in sorted(_INFOS)]
