@@ -1,0 +1,163 @@
+"""The registry by name, plugin discovery, the CLI listing and the no-torch import guarantee."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pettingzoo
+import pytest
+from envtools import TOY_ID
+
+import collabzoo
+from collabzoo.envs import registration
+from collabzoo.envs.registration import UnknownEnvError
+
+BUILT_IN = {
+    "collabzoo/TLDR-v0": ("concise", "detailed"),
+    "collabzoo/ArxivExpansion-v0": ("background", "method"),
+    "collabzoo/HumanEval-v0": ("helper", "main"),
+    "collabzoo/CoopHumanEval-v0": ("helper", "main"),
+}
+
+
+def test_built_in_envs_are_listed_with_agents_and_description():
+    infos = {i.id: i for i in collabzoo.envs.list_envs()}
+    for env_id, agents in BUILT_IN.items():
+        assert infos[env_id].agents == agents
+        assert infos[env_id].description
+        assert isinstance(infos[env_id].entry_point, str), "entry points must be lazy strings"
+        assert env_id in pettingzoo.parallel_registry, "built on PettingZoo's registry"
+
+
+def test_make_by_id_also_through_pettingzoo():
+    env = collabzoo.make(TOY_ID, num_turns=2)
+    assert env.possible_agents == ["alpha", "beta"] and env.num_turns == 2
+    same = pettingzoo.make("parallel", TOY_ID)
+    assert type(same) is type(env)
+
+
+@pytest.mark.parametrize(
+    ("typo", "suggestion"),
+    [("collabzoo/tldr-v0", "collabzoo/TLDR-v0"), ("collabzoo/HumanEval-v1", "collabzoo/HumanEval-v0"),
+     ("collabzoo/CoopHumanEva-v0", "collabzoo/CoopHumanEval-v0")],
+)
+def test_unknown_id_suggests_close_match(typo, suggestion):
+    with pytest.raises(UnknownEnvError, match=f"Did you mean '{suggestion}'"):
+        collabzoo.make(typo)
+
+
+def test_unknown_id_without_close_match_points_to_listing():
+    with pytest.raises(UnknownEnvError, match="collabzoo envs") as info:
+        collabzoo.make("nothing/Like-v9")
+    assert "Did you mean" not in str(info.value)
+
+
+def test_duplicate_registration_is_an_error():
+    with pytest.raises(ValueError, match="already registered"):
+        collabzoo.register(TOY_ID, "toy_env:GuessEnv")
+    with pytest.raises(ValueError, match="already registered"):
+        collabzoo.register("collabzoo/TLDR-v0", "toy_env:GuessEnv")
+
+
+def test_malformed_entry_point_is_an_error():
+    with pytest.raises(ValueError, match="module:attr"):
+        collabzoo.register("tests/Bad-v0", "toy_env.GuessEnv")
+
+
+def test_third_party_plugin_is_discovered_through_entry_points(tmp_path, monkeypatch):
+    """A package installed with an entry point in group `collabzoo.envs` adds its envs."""
+    (tmp_path / "zoo_plugin_pkg.py").write_text(
+        textwrap.dedent(
+            """
+            import collabzoo
+
+            def register_envs():
+                collabzoo.register(
+                    "thirdparty/Echo-v0",
+                    "toy_env:GuessEnv",
+                    agents=("alpha", "beta"),
+                    description="a plugin env",
+                )
+            """
+        )
+    )
+    dist = tmp_path / "zoo_plugin_pkg-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-plugin-pkg\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[collabzoo.envs]\necho = zoo_plugin_pkg:register_envs\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registration, "_plugins_loaded", False)
+    ids = [info.id for info in collabzoo.envs.list_envs()]
+    assert "thirdparty/Echo-v0" in ids
+    env = collabzoo.make("thirdparty/Echo-v0")
+    assert env.possible_agents == ["alpha", "beta"]
+    # discovery happens once: listing again does not re-register (which would raise)
+    monkeypatch.setattr(registration, "_plugins_loaded", True)
+    assert "thirdparty/Echo-v0" in [info.id for info in collabzoo.envs.list_envs()]
+    registration._INFOS.pop("thirdparty/Echo-v0")
+    pettingzoo.parallel_registry.pop("thirdparty/Echo-v0")
+
+
+def test_broken_plugin_warns_instead_of_breaking_builtins(tmp_path, monkeypatch):
+    dist = tmp_path / "broken_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[collabzoo.envs]\nbroken = no_such_module:hook\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registration, "_plugins_loaded", False)
+    with pytest.warns(UserWarning, match="'broken'.*failed to load"):
+        ids = [info.id for info in collabzoo.envs.list_envs()]
+    assert "collabzoo/TLDR-v0" in ids
+
+
+BLOCK_HEAVY = textwrap.dedent(
+    """
+    import sys
+
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "transformers", "peft", "accelerate"):
+                raise ImportError(f"{name} is not installed in this venv")
+            return None
+
+    sys.meta_path.insert(0, Block())
+    """
+)
+
+
+def test_import_without_torch():
+    """`import collabzoo.envs` works where torch and transformers cannot be imported."""
+    code = BLOCK_HEAVY + textwrap.dedent(
+        """
+        import collabzoo, collabzoo.envs, collabzoo.agents
+        heavy = [m for m in sys.modules if m.split(".")[0] in ("torch", "transformers")]
+        assert not heavy, heavy
+        print(len(collabzoo.envs.list_envs()))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip()) >= 4
+
+
+def test_import_does_not_load_torch_even_when_installed():
+    code = (
+        "import sys, collabzoo, collabzoo.envs;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch','transformers')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_cli_envs_lists_the_registry():
+    out = subprocess.run(
+        [sys.executable, "-m", "collabzoo.cli", "envs"], capture_output=True, text=True, check=True
+    )
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["id", "agents", "description"]
+    for env_id, agents in BUILT_IN.items():
+        (row,) = [line for line in lines if line.startswith(env_id + " ")]
+        assert ", ".join(agents) in row
