@@ -1,0 +1,336 @@
+"""The one configuration dataclass of the MAGRPO trainer.
+
+Every field carries its help text as an attribute docstring (read by :func:`field_docs` for
+the CLI's ``--set`` help and for error messages), grouped under comments. Importing this
+module does not import torch.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["MAGRPOConfig", "field_docs", "parse_overrides"]
+
+JointMode = Literal["aligned", "cross"]
+AdvantageName = Literal["mean", "rloo", "max", "none"]
+ScaleName = Literal["group", "batch", "none"]
+LossAggregation = Literal["token-mean", "seq-mean-token-mean", "seq-sum"]
+SchedulerName = Literal["constant", "linear", "cosine"]
+AgentSharing = Literal["lora", "copies"]
+
+
+@dataclass
+class MAGRPOConfig:
+    """Hyper-parameters of :class:`~collabzoo.trainers.MAGRPOTrainer` (arXiv 2508.04652)."""
+
+    # --- run ---
+    steps: int = 100
+    """Optimizer steps to train for (one step = ``batch_size`` tasks on every process)."""
+    seed: int = 0
+    """Seeds the task order, sampling and initialisation; a CPU run is bit-for-bit repeatable."""
+    output_dir: str | None = None
+    """Run folder (metrics.jsonl, config.yaml, tensorboard/, checkpoints/, agents/); None: none."""
+
+    # --- data ---
+    batch_size: int = 4
+    """B: tasks per step on each process, taken from a seeded shuffled order over the split."""
+
+    # --- generation ---
+    num_generations: int = 4
+    """G: completions each agent samples for each observation (the group of a baseline)."""
+    max_new_tokens: int = 64
+    """Most tokens of one completion."""
+    temperature: float = 1.0
+    """Sampling temperature during training (> 0)."""
+    top_p: float = 1.0
+    """Nucleus sampling mass during training (1.0 disables)."""
+    top_k: int = 0
+    """Keep only the k most likely tokens during training (0 disables)."""
+    generation_batch_size: int | None = None
+    """Most completions (rows) per ``generate`` call; a multiple of G. None: all rows at once."""
+
+    # --- rollout ---
+    joint_mode: JointMode = "aligned"
+    """``aligned``: sample g of every agent forms joint action g (G per node); ``cross``: every
+    combination (G^N per node)."""
+    discount: float = 0.9
+    """Multi-turn return: r_t + discount x mean of the children's returns."""
+    early_stop_threshold: float | None = None
+    """Multi-turn: stop branching a node whose ``return_normalized`` reaches this value (in
+    (0, 1]; None: branch to the env's end). The env's own termination (e.g. all tests pass)
+    always ends a branch. The fraction stopped is logged as ``rollout/frac_early_stop``."""
+
+    # --- advantages ---
+    advantage: AdvantageName = "mean"
+    """Baseline over siblings: ``mean`` (MAGRPO), ``rloo`` (leave-one-out), ``max``, ``none``
+    (plain REINFORCE)."""
+    scale: ScaleName = "group"
+    """Divide advantages by the std (+ ``scale_eps``) of the ``group``, of the whole ``batch``,
+    or ``none``."""
+    scale_eps: float = 1e-4
+    """Added to the std before dividing by it."""
+
+    # --- loss ---
+    loss_aggregation: LossAggregation = "token-mean"
+    """``token-mean``: mean over all completion tokens of an agent's batch;
+    ``seq-mean-token-mean``: mean over sequences of each one's token mean; ``seq-sum``: mean over
+    sequences of each one's token sum (CoMLRL's loss, without its padding tokens)."""
+    num_iterations: int = 1
+    """Optimizer steps on each batch of rollouts; > 1 uses the PPO-style clipped ratio."""
+    epsilon: float = 0.2
+    """Clip range of the probability ratio (used when num_iterations > 1)."""
+    beta: float = 0.0
+    """Weight of the KL penalty to the initial policy (k3 estimator); 0 disables it."""
+    micro_batch_size: int = 8
+    """Completions per forward/backward pass (gradients are accumulated): bounds memory."""
+    max_bad_steps: int = 3
+    """Training stops after this many steps in a row with a non-finite loss or gradient."""
+
+    # --- optimizer ---
+    learning_rate: float = 1e-4
+    """AdamW learning rate (after warmup)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    """AdamW betas."""
+    adam_eps: float = 1e-8
+    """AdamW epsilon."""
+    max_grad_norm: float | None = 1.0
+    """Clip each agent's gradient to this L2 norm; None disables clipping."""
+    warmup_steps: int = 0
+    """Linear warmup from 0 to ``learning_rate`` over this many steps."""
+    lr_scheduler: SchedulerName = "constant"
+    """Learning-rate schedule after warmup: ``constant``, ``linear`` (to 0), ``cosine`` (to 0)."""
+
+    # --- agents (used when the trainer loads the model itself) ---
+    agent_sharing: AgentSharing = "lora"
+    """Homogeneous agents: ``lora`` (one frozen base, one LoRA adapter each) or ``copies``
+    (one full trainable model each)."""
+    lora_rank: int = 8
+    """LoRA rank r."""
+    lora_alpha: float = 16.0
+    """LoRA scaling alpha."""
+    dtype: str = "float32"
+    """Weights dtype of a loaded model: ``float32`` or ``bfloat16``."""
+
+    # --- evaluation ---
+    eval_every: int = 0
+    """Evaluate every this many steps (and after the last); 0 disables."""
+    eval_split: str | None = None
+    """Split of the eval env (passed as ``split=``); None: the training env's kwargs."""
+    eval_tasks: int = 16
+    """Evaluate on the first this-many tasks of the eval split."""
+    eval_temperature: float = 0.0
+    """0: greedy decoding; > 0: sampling with a fixed seed (``seed``), same every evaluation."""
+
+    # --- logging and checkpoints ---
+    save_every: int = 0
+    """Write a checkpoint every this many steps (and after the last); 0: only the final agents."""
+    keep_checkpoints: int | None = 2
+    """Keep only the newest this-many checkpoints; None keeps all."""
+    report_to: tuple[str, ...] = ("tensorboard",)
+    """Metric sinks besides metrics.jsonl: any of ``tensorboard``, ``wandb``."""
+    progress_bar: bool = True
+    """Show a tqdm bar with the reward and the step time."""
+
+    def __post_init__(self) -> None:
+        self.adam_betas = tuple(self.adam_betas)  # yaml gives lists
+        self.report_to = tuple(self.report_to)
+        problems = list(_type_problems(self)) or list(self._problems())
+        if problems:
+            raise ValueError("invalid MAGRPOConfig:\n  - " + "\n  - ".join(problems))
+
+    def _problems(self):  # one generator of messages, each saying what to do
+        positive = ("steps", "batch_size", "max_new_tokens", "num_iterations", "micro_batch_size",
+                    "max_bad_steps", "eval_tasks")
+        for name in positive:
+            if getattr(self, name) < 1:
+                yield f"{name} must be >= 1, got {getattr(self, name)}"
+        for name in ("eval_every", "save_every", "warmup_steps", "top_k"):
+            if getattr(self, name) < 0:
+                yield f"{name} must be >= 0, got {getattr(self, name)}"
+        if self.num_generations < 2:
+            yield (f"num_generations must be >= 2 (a group baseline needs at least two samples), "
+                   f"got {self.num_generations}")
+        gbs = self.generation_batch_size
+        if gbs is not None and (gbs < self.num_generations or gbs % self.num_generations):
+            yield (f"generation_batch_size ({gbs}) must be a multiple of num_generations "
+                   f"({self.num_generations}) so that a prompt's G samples share one generate "
+                   f"call; use e.g. {max(1, gbs // self.num_generations) * self.num_generations}")
+        if self.temperature <= 0:
+            yield f"temperature must be > 0 for training (sampling), got {self.temperature}"
+        if not 0 < self.top_p <= 1:
+            yield f"top_p must be in (0, 1], got {self.top_p}"
+        if not 0 <= self.discount <= 1:
+            yield f"discount must be in [0, 1], got {self.discount}"
+        t = self.early_stop_threshold
+        if t is not None and not 0 < t <= 1:
+            yield (f"early_stop_threshold must be in (0, 1] (a return_normalized value) or None; "
+                   f"got {t}: a threshold <= 0 would stop every branch and switch multi-turn off")
+        if self.scale_eps <= 0:
+            yield f"scale_eps must be > 0, got {self.scale_eps}"
+        if self.epsilon <= 0:
+            yield f"epsilon must be > 0, got {self.epsilon}"
+        if self.beta < 0:
+            yield f"beta must be >= 0, got {self.beta}"
+        if self.learning_rate <= 0:
+            yield f"learning_rate must be > 0, got {self.learning_rate}"
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            yield f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}"
+        if self.warmup_steps >= self.steps and self.warmup_steps > 0:
+            yield (f"warmup_steps ({self.warmup_steps}) must be smaller than steps ({self.steps})")
+        if self.dtype not in ("float32", "bfloat16"):
+            yield f"dtype must be 'float32' or 'bfloat16', got {self.dtype!r}"
+        if self.eval_temperature < 0:
+            yield f"eval_temperature must be >= 0, got {self.eval_temperature}"
+        if self.keep_checkpoints is not None and self.keep_checkpoints < 1:
+            yield f"keep_checkpoints must be >= 1 or None, got {self.keep_checkpoints}"
+        unknown = [r for r in self.report_to if r not in ("tensorboard", "wandb")]
+        if unknown:
+            yield f"report_to accepts 'tensorboard' and 'wandb', got {unknown}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists for tuples), fit for YAML."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> MAGRPOConfig:
+        """Build from a mapping; an unknown key is an error naming the closest field."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            raise ValueError(_unknown_message(unknown[0], names, "MAGRPOConfig field"))
+        return cls(**values)
+
+
+# --------------------------------------------------------------------- help text and parsing
+def field_docs(cls: type = MAGRPOConfig) -> dict[str, str]:
+    """``{field name: its attribute docstring}``, read from the class source."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, nxt in zip(body, body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)):
+            docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    return docs
+
+
+def _unknown_message(key: str, known: set[str] | list[str], what: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {key!r}.{hint} Known: {', '.join(sorted(known))}"
+
+
+def _convert(text: str, annotation: Any, key: str) -> Any:
+    """Parse ``text`` as a value of type ``annotation`` (int, float, bool, str, Literal, X | None,
+    tuple[...]); raise ValueError naming ``key`` and the expected type otherwise."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if type(None) in args and text.lower() in ("none", "null"):
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(text, arg, key)
+            except ValueError as error:
+                errors.append(str(error))
+        raise ValueError(errors[0] if errors else f"{key}: cannot parse {text!r}")
+    if origin is Literal:
+        if text in args:
+            return text
+        raise ValueError(f"{key} must be one of {list(args)}, got {text!r}")
+    if origin is tuple:
+        parts = [p for p in text.strip("()[]").split(",") if p.strip()]
+        item = args[0] if args else str
+        return tuple(_convert(p.strip(), item, key) for p in parts)
+    if annotation is bool:
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(f"{key} must be true or false, got {text!r}")
+    if annotation in (int, float):
+        try:
+            return annotation(text)
+        except ValueError:
+            raise ValueError(f"{key} must be {annotation.__name__}, got {text!r}") from None
+    if annotation is str:
+        return text
+    raise ValueError(f"{key}: values of type {annotation} cannot be given on the command line")
+
+
+def parse_overrides(
+    pairs: list[str], annotations: dict[str, Any], what: str
+) -> dict[str, Any]:
+    """Parse ``["key=value", ...]`` against ``{key: type annotation}``.
+
+    Raises:
+        ValueError: a pair without ``=``, an unknown key (with a "did you mean"), or a value that
+            does not parse as the key's type.
+    """
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value for the {what}, got {pair!r}")
+        key = key.strip().replace("-", "_")
+        if key not in annotations:
+            raise ValueError(_unknown_message(key, list(annotations), what))
+        values[key] = _convert(text.strip(), annotations[key], key)
+    return values
+
+
+def _type_problems(config: MAGRPOConfig):
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        hint = hints[f.name]
+        if not _matches(value, hint):
+            if typing.get_origin(hint) is Literal:
+                yield f"{f.name} must be one of {list(typing.get_args(hint))}, got {value!r}"
+            else:
+                yield f"{f.name} must be of type {_type_name(hint)}, got {value!r}"
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        return any(_matches(value, a) for a in args)
+    if annotation is type(None):
+        return value is None
+    if origin is Literal:
+        return value in args
+    if origin is tuple:
+        return isinstance(value, tuple)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
