@@ -51,7 +51,7 @@ def test_parse_overrides_types():
     )
     assert got == dict(num_generations=8, joint_mode="cross", generation_batch_size=None,
                        adam_betas=(0.9, 0.99), progress_bar=False, beta=0.01)
-    with pytest.raises(ValueError, match="num_generations must be int"):
+    with pytest.raises(ValueError, match="bad value for config field 'num_generations': expected an integer"):
         parse_overrides(["num_generations=many"], hints, "config field")
     with pytest.raises(ValueError, match="unknown config field 'lr'"):
         parse_overrides(["lr=1"], hints, "config field")

@@ -15,6 +15,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from collabzoo.envs.kwargs import convert_value
+
 __all__ = ["MAGRPOConfig", "field_docs", "parse_overrides"]
 
 JointMode = Literal["aligned", "cross"]
@@ -230,52 +232,6 @@ def _unknown_message(key: str, known: set[str] | list[str], what: str) -> str:
     return f"unknown {what} {key!r}.{hint} Known: {', '.join(sorted(known))}"
 
 
-def _convert(text: str, annotation: Any, key: str) -> Any:
-    """Parse ``text`` as a value of type ``annotation`` (int, float, bool, str, Literal, X | None,
-    tuple[...]); raise ValueError naming ``key`` and the expected type otherwise."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if annotation is Any or annotation is inspect.Parameter.empty:
-        try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return text
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        if type(None) in args and text.lower() in ("none", "null"):
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(text, arg, key)
-            except ValueError as error:
-                errors.append(str(error))
-        raise ValueError(errors[0] if errors else f"{key}: cannot parse {text!r}")
-    if origin is Literal:
-        if text in args:
-            return text
-        raise ValueError(f"{key} must be one of {list(args)}, got {text!r}")
-    if origin is tuple:
-        parts = [p for p in text.strip("()[]").split(",") if p.strip()]
-        item = args[0] if args else str
-        return tuple(_convert(p.strip(), item, key) for p in parts)
-    if annotation is bool:
-        if text.lower() in ("true", "1", "yes"):
-            return True
-        if text.lower() in ("false", "0", "no"):
-            return False
-        raise ValueError(f"{key} must be true or false, got {text!r}")
-    if annotation in (int, float):
-        try:
-            return annotation(text)
-        except ValueError:
-            raise ValueError(f"{key} must be {annotation.__name__}, got {text!r}") from None
-    if annotation is str:
-        return text
-    raise ValueError(f"{key}: values of type {annotation} cannot be given on the command line")
-
-
 def parse_overrides(
     pairs: list[str], annotations: dict[str, Any], what: str
 ) -> dict[str, Any]:
@@ -293,7 +249,10 @@ def parse_overrides(
         key = key.strip().replace("-", "_")
         if key not in annotations:
             raise ValueError(_unknown_message(key, list(annotations), what))
-        values[key] = _convert(text.strip(), annotations[key], key)
+        try:
+            values[key] = convert_value(text.strip(), annotations[key])
+        except ValueError as error:
+            raise ValueError(f"bad value for {what} {key!r}: {error}") from None
     return values
 
 
