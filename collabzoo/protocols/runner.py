@@ -1,0 +1,259 @@
+"""Run a team of agents on an env's split under a protocol, and summarise the episodes.
+
+:func:`run_episodes` owns the loop: reset a batch of episodes (each on its own copy of the
+env, ``copy.deepcopy`` shares the data), ask the protocol for the joint actions, step, repeat
+until every episode has ended, and record every prompt, answer, reward and component.
+:func:`summarize` turns the records into the numbers ``collabzoo eval`` prints.
+
+Episode ``k`` runs on split item ``task_indices[k]`` (default: ``k % env.num_tasks``, so every
+protocol and team sees the same items in the same order) with ``reset(seed=seed + k)``. Envs
+without ``num_tasks`` (third-party ``ParallelEnv``s) draw their item from the seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from collabzoo.agents.base import Agent
+from collabzoo.envs.core import TextCollabEnv, step_batch
+from collabzoo.protocols.base import CollaborationProtocol, EpisodeRecord, TurnRecord
+from collabzoo.protocols.discussion import DiscussionProtocol
+from collabzoo.protocols.parallel import ParallelProtocol
+from collabzoo.protocols.sequential import SequentialProtocol
+from collabzoo.protocols.single import SingleProtocol
+
+__all__ = [
+    "PROTOCOLS",
+    "get_protocol",
+    "make_team",
+    "run_episodes",
+    "summarize",
+]
+
+#: Protocol name -> class, as ``collabzoo eval --protocol`` accepts them.
+PROTOCOLS: dict[str, type[CollaborationProtocol]] = {
+    "parallel": ParallelProtocol,
+    "sequential": SequentialProtocol,
+    "discussion": DiscussionProtocol,
+    "single": SingleProtocol,
+}
+
+# infos entries recorded elsewhere in a TurnRecord
+_RECORDED = ("reward_components", "return_normalized", "turn", "task_index")
+
+
+def get_protocol(name: str | CollaborationProtocol) -> CollaborationProtocol:
+    """The protocol called ``name`` (an instance passes through)."""
+    if isinstance(name, CollaborationProtocol):
+        return name
+    if name not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {name!r}; choose one of {sorted(PROTOCOLS)}")
+    return PROTOCOLS[name]()
+
+
+def make_team(
+    roles: Sequence[str], agents: Sequence[Agent], protocol: CollaborationProtocol
+) -> dict[str, Agent]:
+    """Assign agents to roles: one agent plays every role, or one agent per role in order.
+
+    ``single`` needs one agent; given a team it uses the first (the first role's agent).
+
+    Raises:
+        ValueError: No agent, or a number of agents that is neither 1 nor ``len(roles)``.
+    """
+    if not agents:
+        raise ValueError("no agent given: pass one agent, or one per role")
+    if protocol.agents_needed == 1 or len(agents) == 1:
+        return {r: agents[0] for r in roles}
+    if len(agents) != len(roles):
+        raise ValueError(
+            f"{len(agents)} agents for {len(roles)} roles {list(roles)}: give one agent for "
+            "every role, in this order, or one agent that plays them all"
+        )
+    return dict(zip(roles, agents, strict=True))
+
+
+def _json_friendly(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=repr))
+
+
+def run_episodes(
+    env: Any,
+    agents: Sequence[Agent],
+    protocol: str | CollaborationProtocol,
+    *,
+    episodes: int | None = None,
+    seed: int = 0,
+    task_indices: Sequence[int] | None = None,
+    batch_size: int = 8,
+    on_episode: Callable[[EpisodeRecord], None] | None = None,
+) -> list[EpisodeRecord]:
+    """Run ``episodes`` episodes of ``env`` with ``agents`` under ``protocol``.
+
+    Args:
+        env: A ``ParallelEnv`` (e.g. ``collabzoo.make(id, ...)``); it is used for the first
+            episode of each batch and deep-copied for the others.
+        agents: One agent for all roles, or one per role in ``env.possible_agents`` order.
+        protocol: A name from :data:`PROTOCOLS` or an instance.
+        episodes: How many episodes (default: one per split item, ``env.num_tasks``).
+        seed: Episode ``k`` is reset with ``seed + k``.
+        task_indices: The split item of each episode (default ``k % env.num_tasks``).
+        batch_size: Episodes run together: each round of the protocol asks every agent
+            once for the whole batch.
+        on_episode: Called with each finished episode (a progress bar, a JSONL writer).
+
+    Returns:
+        One :class:`EpisodeRecord` per episode, in episode order.
+    """
+    protocol = get_protocol(protocol)
+    num_tasks = getattr(env, "num_tasks", None)
+    if task_indices is not None:
+        task_indices = [int(i) for i in task_indices]
+        episodes = len(task_indices) if episodes is None else episodes
+    if episodes is None:
+        if num_tasks is None:
+            raise ValueError("this env has no num_tasks: pass episodes=")
+        episodes = num_tasks
+    if episodes < 1 or batch_size < 1:
+        raise ValueError(f"episodes and batch_size must be >= 1, got {episodes}, {batch_size}")
+    if task_indices is None and num_tasks is not None:
+        task_indices = [k % num_tasks for k in range(episodes)]
+    team = make_team(list(env.possible_agents), agents, protocol)
+    pool = [env] + [copy.deepcopy(env) for _ in range(min(batch_size, episodes) - 1)]
+    records: list[EpisodeRecord] = []
+    for start in range(0, episodes, batch_size):
+        batch = list(range(start, min(start + batch_size, episodes)))
+        records.extend(
+            _run_batch(pool[: len(batch)], team, protocol, batch, seed, task_indices, on_episode)
+        )
+    return records
+
+
+def _run_batch(
+    envs: list[Any],
+    team: Mapping[str, Agent],
+    protocol: CollaborationProtocol,
+    batch: list[int],
+    seed: int,
+    task_indices: Sequence[int] | None,
+    on_episode: Callable[[EpisodeRecord], None] | None,
+) -> list[EpisodeRecord]:
+    began = time.perf_counter()
+    observations: list[dict[str, str]] = []
+    records: list[EpisodeRecord] = []
+    for env, k in zip(envs, batch, strict=True):
+        options = {"task_index": task_indices[k]} if task_indices is not None else None
+        obs, infos = env.reset(seed=seed + k, options=options)
+        observations.append(dict(obs))
+        first = next(iter(infos.values()), {}) if infos else {}
+        task_index = task_indices[k] if task_indices is not None else first.get("task_index", -1)
+        records.append(EpisodeRecord(k, int(task_index), seed + k, protocol.name, []))
+    live = list(range(len(batch)))
+    while live:
+        # episodes whose live agents differ (rare: envs where agents leave early) go separately
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for j in live:
+            groups.setdefault(tuple(envs[j].agents), []).append(j)
+        finished: set[int] = set()
+        for roles, members in groups.items():
+            decisions = protocol.turn([observations[j] for j in members], roles, team)
+            joint = [actions for actions, _ in decisions]
+            if all(isinstance(envs[j], TextCollabEnv) for j in members):
+                outcomes = step_batch([envs[j] for j in members], joint)
+            else:
+                outcomes = [envs[j].step(a) for j, a in zip(members, joint, strict=True)]
+            for j, (actions, calls), outcome in zip(members, decisions, outcomes, strict=True):
+                obs, rewards, terminations, truncations, infos = outcome
+                info = dict(infos.get(roles[0], {}))
+                records[j].turns.append(
+                    TurnRecord(
+                        turn=len(records[j].turns) + 1,
+                        calls=calls,
+                        actions=dict(actions),
+                        reward=float(rewards[roles[0]]),
+                        reward_components={
+                            k: float(v) for k, v in info.get("reward_components", {}).items()
+                        },
+                        return_normalized=(
+                            float(info["return_normalized"])
+                            if "return_normalized" in info
+                            else None
+                        ),
+                        details=_json_friendly(
+                            {k: v for k, v in info.items() if k not in _RECORDED}
+                        ),
+                    )
+                )
+                observations[j] = dict(obs)
+                done = all(terminations.get(r) or truncations.get(r) for r in roles)
+                if done or not envs[j].agents:
+                    finished.add(j)
+        live = [j for j in live if j not in finished]
+    per_episode = (time.perf_counter() - began) / len(batch)
+    for record in records:
+        record.seconds = per_episode
+        if on_episode is not None:
+            on_episode(record)
+    return records
+
+
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"mean": math.nan, "std": math.nan}
+    mean = sum(values) / len(values)
+    return {"mean": mean, "std": math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))}
+
+
+#: Coding rates: summary name -> (where to look, the names it may have there). Components
+#: are looked up first, then the last turn's details.
+RATE_KEYS: dict[str, tuple[str, ...]] = {
+    "pass_rate": ("pass_rate", "passed_all", "all_passed", "solved"),
+    "cooperation_rate": ("cooperation_rate", "cooperation", "cooperated", "main_calls_aux"),
+}
+
+
+def _rate(record: EpisodeRecord, names: tuple[str, ...]) -> float | None:
+    last = record.turns[-1] if record.turns else None
+    if last is None:
+        return None
+    for source in (last.reward_components, last.details):
+        for name in names:
+            value = source.get(name)
+            if isinstance(value, bool | int | float):
+                return float(value)
+    return None
+
+
+def summarize(records: Sequence[EpisodeRecord], **meta: Any) -> dict[str, Any]:
+    """The summary of an evaluation: means and (population) stds over episodes.
+
+    Keys: ``episodes``, ``return_normalized``, ``reward``, ``return``, ``components``
+    (``{name: {mean, std}}``), ``seconds_per_episode`` (each ``{mean, std}``), and for envs
+    that report them (coding) ``pass_rate`` and ``cooperation_rate`` (each ``{mean, std}``
+    over the episodes' final turns; see :data:`RATE_KEYS`). ``meta`` is copied in first.
+    """
+    summary: dict[str, Any] = dict(meta)
+    summary["episodes"] = len(records)
+    normalized = [r.return_normalized for r in records if r.return_normalized is not None]
+    summary["return_normalized"] = _mean_std(normalized)
+    summary["reward"] = _mean_std([r.reward for r in records])
+    summary["return"] = _mean_std([r.return_ for r in records])
+    names: list[str] = []
+    for record in records:
+        names.extend(n for n in record.reward_components if n not in names)
+    summary["components"] = {
+        n: _mean_std([r.reward_components[n] for r in records if n in r.reward_components])
+        for n in names
+    }
+    for rate, keys in RATE_KEYS.items():
+        values = [v for v in (_rate(r, keys) for r in records) if v is not None]
+        if values:
+            summary[rate] = _mean_std(values)
+    summary["turns"] = _mean_std([float(len(r.turns)) for r in records])
+    summary["seconds_per_episode"] = _mean_std([r.seconds for r in records])
+    return summary
