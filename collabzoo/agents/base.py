@@ -44,6 +44,9 @@ class SamplingConfig:
     """Keep only the k most likely tokens (0 disables)."""
     stop_strings: tuple[str, ...] = ()
     """Generation of a row stops once it has produced one of these strings."""
+    seed: int | None = None
+    """Seed of this call alone (same seed, same samples); None: the global torch RNG, which a
+    trainer seeds once. Do not pass one fixed seed at every training step."""
 
     @property
     def greedy(self) -> bool:

@@ -1,0 +1,459 @@
+"""HFPolicy: a transformers causal LM as a trainable agent, optionally through a LoRA adapter.
+
+Build one with :func:`collabzoo.agents.load_policy` (or :func:`~collabzoo.agents.load_policies`
+for N agents sharing one frozen base model); the constructor takes an already loaded model.
+
+- **Sampling** (:meth:`HFPolicy.sample`): all B prompts x n samples in ONE ``generate`` call
+  (left padding, KV cache). Row ``i * n + j`` is sample j of prompt i. A completion ends at
+  the first EOS token or stop string; the mask is 1 up to and including that token, 0 after
+  it, and ids after it are the pad id. ``texts`` are cut at EOS and BEFORE the stop string
+  (the stop string itself is not part of the text, as in OpenAI-compatible APIs).
+- **Log-probabilities** (:meth:`HFPolicy.log_probs`): one forward over prompt + completion
+  with ``logits_to_keep`` (no logits for prompt positions) and the same position ids as
+  generation used; then the chosen token's logit minus ``logsumexp``, a few rows at a time
+  (:func:`selective_log_softmax`), never a full (N, T, V) ``log_softmax``. They are the
+  model's own distribution (temperature 1), not the tempered sampling distribution.
+- **Eval mode always**: the model stays in ``eval()`` (dropout off), so ``log_probs`` and
+  sampling see the same function; LoRA dropout should be 0 (the :class:`LoraSettings` default).
+- **Shared base**: several policies may hold the same ``peft.PeftModel``, each with its own
+  adapter name; each call first makes its adapter active. Switching keeps every adapter's
+  ``requires_grad`` as it was (peft's ``set_adapter`` alone would freeze the others), so
+  gradients of one agent's loss reach only that agent's adapter and optimizers stay valid.
+- **Determinism**: ``SamplingConfig.seed`` set -> that call is reproducible on its own
+  (the global torch RNG is forked and restored). ``seed=None`` (the default) -> samples come
+  from the global torch RNG, which a trainer seeds once with ``torch.manual_seed``. Do not
+  reuse one fixed seed every step of training: every step would then draw the same noise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+
+from collabzoo.agents.base import Samples, SamplingConfig
+
+__all__ = ["HFPolicy", "completion_mask", "selective_log_softmax"]
+
+POLICY_FILE = "collabzoo_policy.json"
+"""Metadata written by :meth:`HFPolicy.save` next to the weights."""
+
+
+def selective_log_softmax(
+    logits: torch.Tensor, index: torch.Tensor, max_elements: int = 1 << 24
+) -> torch.Tensor:
+    """Log-probability of the chosen tokens, without a full-vocabulary log-softmax at once.
+
+    Naive equivalent::
+
+        torch.log_softmax(logits.float(), -1).gather(-1, index.unsqueeze(-1)).squeeze(-1)
+
+    computed as ``logit[chosen] - logsumexp(logits)`` over chunks of rows so that at most
+    about ``max_elements`` float32 values are live at a time.
+
+    Args:
+        logits: (N, T, V) logits (any float dtype; computed in float32).
+        index: (N, T) int64 chosen token ids.
+        max_elements: soft bound on the float32 elements processed per chunk.
+
+    Returns:
+        (N, T) float32 log-probabilities (under gradient if ``logits`` are).
+    """
+    n, t, v = logits.shape
+    rows = max(1, max_elements // max(1, t * v))
+    out = []
+    for start in range(0, n, rows):
+        chunk = logits[start : start + rows].float()
+        chosen = chunk.gather(-1, index[start : start + rows].unsqueeze(-1)).squeeze(-1)
+        out.append(chosen - torch.logsumexp(chunk, dim=-1))
+    if not out:
+        return logits.new_zeros((0, t), dtype=torch.float32)
+    return torch.cat(out, dim=0)
+
+
+def completion_mask(completion_ids: torch.Tensor, eos_token_ids: Sequence[int]) -> torch.Tensor:
+    """(N, T) int64 mask: 1 up to and including the first EOS token of each row, 0 after it.
+
+    >>> completion_mask(torch.tensor([[5, 2, 7, 2], [5, 6, 7, 8]]), [2]).tolist()
+    [[1, 1, 0, 0], [1, 1, 1, 1]]
+    """
+    eos = torch.tensor(
+        list(eos_token_ids), dtype=completion_ids.dtype, device=completion_ids.device
+    )
+    is_eos = torch.isin(completion_ids, eos).long()
+    eos_before = is_eos.cumsum(-1) - is_eos  # EOS tokens strictly before each position
+    return (eos_before == 0).long()
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Run the block with the global torch RNG seeded to ``seed``, then restore it."""
+    if seed is None:
+        yield
+        return
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _adapter_parameters(model: torch.nn.Module, adapter_name: str) -> list[torch.nn.Parameter]:
+    """The parameters of one peft adapter (names contain ``.<adapter_name>.``)."""
+    return [p for name, p in model.named_parameters() if adapter_name in name.split(".")[:-1]]
+
+
+class HFPolicy:
+    """A transformers causal LM (optionally one LoRA adapter of a shared PeftModel) as a Policy.
+
+    Args:
+        model: a ``transformers`` causal LM, or a ``peft.PeftModel`` wrapping one.
+        tokenizer: its tokenizer (its padding side is set to "left").
+        adapter_name: with a PeftModel, the adapter this policy samples with and trains.
+            ``None``: the whole model is trained (full fine-tuning).
+        chat_template: wrap each prompt as a user message with the tokenizer's chat template
+            (``True``), use the raw prompt (``False``), or ``None``: the template if the
+            tokenizer has one.
+        sampling: default :class:`SamplingConfig` of :meth:`act` and :meth:`sample`.
+        reference_model: for full fine-tuning, a frozen copy used by
+            ``log_probs(reference=True)``; LoRA policies use the base model (adapter disabled).
+        max_prompt_tokens: keep only the last this-many prompt tokens (``None``: all).
+        name: a label (e.g. the agent's role) for logs and ``repr``.
+        spec: how the base model was loaded (recorded by :meth:`save`; set by ``load_policy``).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        adapter_name: str | None = None,
+        chat_template: bool | None = None,
+        sampling: SamplingConfig | None = None,
+        reference_model: torch.nn.Module | None = None,
+        max_prompt_tokens: int | None = None,
+        name: str | None = None,
+        spec: dict[str, Any] | None = None,
+    ) -> None:
+        if adapter_name is not None and adapter_name not in getattr(model, "peft_config", {}):
+            raise ValueError(
+                f"adapter {adapter_name!r} not found in the model; pass a peft.PeftModel that "
+                "has it (load_policy(..., lora=LoraSettings()) creates one)"
+            )
+        if chat_template is None:
+            chat_template = getattr(tokenizer, "chat_template", None) is not None
+        elif chat_template and getattr(tokenizer, "chat_template", None) is None:
+            raise ValueError("chat_template=True but the tokenizer has no chat template")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.adapter_name = adapter_name
+        self.chat_template = bool(chat_template)
+        self.sampling = sampling if sampling is not None else SamplingConfig()
+        self.reference_model = reference_model
+        self.max_prompt_tokens = max_prompt_tokens
+        self.name = name if name is not None else (adapter_name or "policy")
+        self.spec = dict(spec or {})
+
+        tokenizer.padding_side = "left"
+        tokenizer.truncation_side = "left"
+        eos = self._generation_eos_ids()
+        if not eos:
+            raise ValueError("the model has no EOS token (generation_config.eos_token_id)")
+        self.eos_token_ids: tuple[int, ...] = eos
+        pad = tokenizer.pad_token_id
+        self.pad_token_id: int = int(pad if pad is not None else eos[0])
+        self.model.eval()
+        if reference_model is not None:
+            reference_model.eval().requires_grad_(False)
+        if adapter_name is not None:
+            self._trainable = _adapter_parameters(model, adapter_name)
+            for p in self._trainable:
+                p.requires_grad_(True)
+            # every policy sharing this model re-enables its own adapter after a switch
+            model.__dict__.setdefault("_collabzoo_trainable", {})[adapter_name] = self._trainable
+        else:
+            self._trainable = [p for p in model.parameters()]
+
+    # --- public API -------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def __repr__(self) -> str:
+        adapter = f", adapter={self.adapter_name!r}" if self.adapter_name else ""
+        return f"HFPolicy({self.name!r}, spec={self.spec}{adapter})"
+
+    def act(self, observations: list[str], n: int = 1) -> list[list[str]]:
+        """``n`` sampled answers per observation, with this policy's default sampling."""
+        texts = self.sample(observations, n, self.sampling).texts
+        return [texts[i * n : (i + 1) * n] for i in range(len(observations))]
+
+    def format_prompt(self, prompt: str) -> str:
+        """The text the model sees for ``prompt`` (chat-template wrapped or raw)."""
+        if not self.chat_template:
+            return prompt
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+
+    @torch.no_grad()
+    def sample(
+        self, prompts: list[str], n: int = 1, sampling: SamplingConfig | None = None
+    ) -> Samples:
+        """Sample ``n`` completions of every prompt in one batched ``generate`` call.
+
+        Returns:
+            :class:`Samples` with N = len(prompts) * n rows (row ``i * n + j``), tensors on
+            this policy's device; ``extra["adapter_name"]`` names the adapter that sampled.
+        """
+        sampling = sampling if sampling is not None else self.sampling
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if sampling.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {sampling.max_new_tokens}")
+        device = self.device
+        prompt_ids, prompt_mask = self._encode(prompts)
+        prompt_ids = prompt_ids.repeat_interleave(n, dim=0).to(device)  # (N, P)
+        prompt_mask = prompt_mask.repeat_interleave(n, dim=0).to(device)  # (N, P)
+        if len(prompts) == 0:
+            empty = torch.zeros((0, 0), dtype=torch.long, device=device)
+            return Samples([], prompt_ids, prompt_mask, empty, empty.clone(), self._extra())
+
+        gen_kwargs: dict[str, Any] = {}
+        if sampling.stop_strings:
+            gen_kwargs["tokenizer"] = self.tokenizer
+        with self._adapter_active(), _seeded(sampling.seed, device):
+            out = self.model.generate(
+                input_ids=prompt_ids,
+                attention_mask=prompt_mask,
+                generation_config=self._generation_config(sampling),
+                **gen_kwargs,
+            )
+        completion_ids = out[:, prompt_ids.shape[1] :].clone()  # (N, T)
+        mask = completion_mask(completion_ids, self.eos_token_ids)  # (N, T)
+        texts = self._texts(completion_ids, mask, sampling.stop_strings)  # cuts mask in place
+        completion_ids[mask == 0] = self.pad_token_id
+        return Samples(texts, prompt_ids, prompt_mask, completion_ids, mask, self._extra())
+
+    def log_probs(self, samples: Samples, *, reference: bool = False) -> torch.Tensor:
+        """(N, T) float32 log-probability of each completion token, under gradient.
+
+        Positions where ``completion_mask`` is 0 hold values that must not be used.
+        With ``reference=True``: under the initial policy (adapter disabled, or the frozen
+        ``reference_model``), without gradient.
+        """
+        device = self.device
+        prompt_ids = samples.prompt_ids.to(device)
+        prompt_mask = samples.prompt_mask.to(device)
+        completion_ids = samples.completion_ids.to(device)
+        t = completion_ids.shape[1]
+        if t == 0 or len(samples) == 0:
+            return torch.zeros((len(samples), t), dtype=torch.float32, device=device)
+        # the last completion token predicts nothing we need
+        input_ids = torch.cat([prompt_ids, completion_ids[:, :-1]], dim=1)  # (N, P+T-1)
+        attention = torch.cat([prompt_mask, torch.ones_like(completion_ids[:, :-1])], dim=1)
+        # the position ids generate() uses with left padding
+        position_ids = (attention.cumsum(-1) - 1).masked_fill(attention == 0, 1)
+        inputs = dict(
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=position_ids,
+            logits_to_keep=t,
+            use_cache=False,
+        )
+        if not reference:
+            with self._adapter_active():
+                logits = self.model(**inputs).logits  # (N, T, V)
+            return selective_log_softmax(logits, completion_ids)
+        with torch.no_grad():
+            if self.adapter_name is not None:
+                with self.model.disable_adapter():
+                    logits = self.model(**inputs).logits
+            elif self.reference_model is not None:
+                logits = self.reference_model(**inputs).logits
+            else:
+                raise RuntimeError(
+                    "log_probs(reference=True) on a full fine-tuned policy needs a frozen copy: "
+                    "load it with load_policy(..., keep_reference=True), or use LoRA "
+                    "(load_policy(..., lora=LoraSettings())), whose reference is the base model"
+                )
+            return selective_log_softmax(logits, completion_ids)
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """This policy's adapter parameters (LoRA) or all model parameters (full)."""
+        return list(self._trainable)
+
+    def save(self, path: str) -> None:
+        """Write the trained state to folder ``path``.
+
+        LoRA: a standard peft adapter folder (``adapter_config.json``,
+        ``adapter_model.safetensors``). Full: a ``from_pretrained``-loadable model folder
+        (config, tokenizer, ``model.safetensors``). Both with ``collabzoo_policy.json``, so
+        that ``load_policy(path)`` rebuilds the policy.
+        """
+        from safetensors.torch import save_file, save_model
+
+        os.makedirs(path, exist_ok=True)
+        if self.adapter_name is not None:
+            from peft import get_peft_model_state_dict
+
+            state = get_peft_model_state_dict(self.model, adapter_name=self.adapter_name)
+            state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+            save_file(state, os.path.join(path, "adapter_model.safetensors"))
+            self.model.peft_config[self.adapter_name].save_pretrained(path)
+        else:
+            save_model(self.model, os.path.join(path, "model.safetensors"))
+            self.model.config.save_pretrained(path)
+            if getattr(self.model, "generation_config", None) is not None:
+                self.model.generation_config.save_pretrained(path)
+            self.tokenizer.save_pretrained(path)
+        meta = {
+            "format": "lora" if self.adapter_name is not None else "full",
+            "adapter_name": self.adapter_name,
+            "base": self.spec,
+            "chat_template": self.chat_template,
+            "max_prompt_tokens": self.max_prompt_tokens,
+            "name": self.name,
+        }
+        with open(os.path.join(path, POLICY_FILE), "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=2)
+
+    def load(self, path: str) -> None:
+        """Restore, in place, the trained state that :meth:`save` wrote to ``path``."""
+        from safetensors.torch import load_file, load_model
+
+        if self.adapter_name is not None:
+            from peft import set_peft_model_state_dict
+
+            file = os.path.join(path, "adapter_model.safetensors")
+            if not os.path.exists(file):
+                raise FileNotFoundError(f"{file} not found: {path} is not a saved LoRA policy")
+            state = load_file(file, device=str(self.device))
+            result = set_peft_model_state_dict(self.model, state, adapter_name=self.adapter_name)
+            unexpected = getattr(result, "unexpected_keys", [])
+            if unexpected:
+                raise ValueError(
+                    f"adapter weights in {path} do not fit this model: {unexpected[:5]}"
+                )
+        else:
+            file = os.path.join(path, "model.safetensors")
+            if not os.path.exists(file):
+                raise FileNotFoundError(f"{file} not found: {path} is not a saved full policy")
+            missing, unexpected = load_model(
+                self.model, file, strict=False, device=str(self.device)
+            )
+            if missing or unexpected:
+                raise ValueError(
+                    f"weights in {path} do not fit this model: missing {sorted(missing)[:5]}, "
+                    f"unexpected {sorted(unexpected)[:5]}"
+                )
+
+    # --- internals --------------------------------------------------------------------
+
+    def _extra(self) -> dict[str, Any]:
+        return {"adapter_name": self.adapter_name, "policy": self.name}
+
+    def _generation_eos_ids(self) -> tuple[int, ...]:
+        ids: list[int] = []
+        config = getattr(self.model, "generation_config", None)
+        eos = getattr(config, "eos_token_id", None)
+        for value in eos if isinstance(eos, (list, tuple)) else [eos]:
+            if value is not None and int(value) not in ids:
+                ids.append(int(value))
+        tok_eos = self.tokenizer.eos_token_id
+        if tok_eos is not None and int(tok_eos) not in ids:
+            ids.append(int(tok_eos))
+        return tuple(ids)
+
+    def _encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, P) left-padded prompt ids and mask; an empty prompt becomes one EOS token."""
+        texts = [self.format_prompt(p) for p in prompts]
+        rows = self.tokenizer(texts, add_special_tokens=not self.chat_template)["input_ids"]
+        rows = [list(r) or [self.eos_token_ids[0]] for r in rows]
+        if self.max_prompt_tokens is not None:
+            rows = [r[-self.max_prompt_tokens :] for r in rows]
+        width = max((len(r) for r in rows), default=0)
+        ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):
+            if r:
+                ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
+                mask[i, width - len(r) :] = 1
+        return ids, mask
+
+    def _generation_config(self, sampling: SamplingConfig) -> Any:
+        from transformers import GenerationConfig
+
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=sampling.max_new_tokens,
+            eos_token_id=list(self.eos_token_ids),
+            pad_token_id=self.pad_token_id,
+            use_cache=True,
+            num_beams=1,
+            # a hub generation_config must not add penalties the policy gradient does not see
+            repetition_penalty=1.0,
+            no_repeat_ngram_size=0,
+            min_length=0,
+        )
+        if sampling.greedy:
+            kwargs["do_sample"] = False
+        else:
+            kwargs.update(
+                do_sample=True,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=sampling.top_k,  # 0 disables (None would mean transformers' default 50)
+            )
+        if sampling.stop_strings:
+            kwargs["stop_strings"] = list(sampling.stop_strings)
+        return GenerationConfig(**kwargs)
+
+    def _texts(
+        self, completion_ids: torch.Tensor, mask: torch.Tensor, stop_strings: Sequence[str]
+    ) -> list[str]:
+        """Decode each row up to its EOS; cut at the first stop string (text and mask)."""
+        decode = self.tokenizer.decode
+        texts = []
+        for i in range(completion_ids.shape[0]):
+            length = int(mask[i].sum())
+            ids = completion_ids[i, :length].tolist()
+            text = decode(ids, skip_special_tokens=True)
+            if stop_strings:
+                cut = _first_stop(text, stop_strings)
+                if cut is not None:
+                    # the shortest prefix of tokens whose text holds a stop string
+                    lo, hi = 1, length
+                    while lo < hi:
+                        mid = (lo + hi) // 2
+                        if (
+                            _first_stop(decode(ids[:mid], skip_special_tokens=True), stop_strings)
+                            is None
+                        ):
+                            lo = mid + 1
+                        else:
+                            hi = mid
+                    mask[i, lo:] = 0
+                    text = text[:cut]
+            texts.append(text)
+        return texts
+
+    @contextlib.contextmanager
+    def _adapter_active(self) -> Iterator[None]:
+        """Make this policy's adapter the active one of a shared PeftModel."""
+        if self.adapter_name is not None and self.model.active_adapter != self.adapter_name:
+            self.model.set_adapter(self.adapter_name)
+            # set_adapter freezes every other adapter; keep each policy's adapter trainable
+            for params in self.model.__dict__.get("_collabzoo_trainable", {}).values():
+                for p in params:
+                    p.requires_grad_(True)
+        yield
+
+
+def _first_stop(text: str, stop_strings: Sequence[str]) -> int | None:
+    """Index of the earliest occurrence of any stop string in ``text``, or None."""
+    found = [i for i in (text.find(s) for s in stop_strings if s) if i >= 0]
+    return min(found) if found else None
