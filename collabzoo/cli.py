@@ -26,7 +26,7 @@ def _run_envs(args: argparse.Namespace) -> int:
     agents = [", ".join(i.agents) or "?" for i in infos]
     awidth = max(len(a) for a in agents)
     print(f"{'id':<{width}}  {'agents':<{awidth}}  description")
-    for info, names in zip(infos, agents):
+    for info, names in zip(infos, agents, strict=True):
         print(f"{info.id:<{width}}  {names:<{awidth}}  {info.description}")
     return 0
 

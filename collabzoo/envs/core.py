@@ -359,7 +359,7 @@ def step_batch(
     """
     if len(envs) != len(actions):
         raise ValueError(f"{len(envs)} envs but {len(actions)} joint actions")
-    for env, joint in zip(envs, actions):
+    for env, joint in zip(envs, actions, strict=True):
         env._check_actions(joint)
     scores: list[Score | None] = [None] * len(envs)
     groups: dict[type, list[int]] = {}
@@ -367,6 +367,6 @@ def step_batch(
         groups.setdefault(type(env), []).append(i)
     for indices in groups.values():
         items = [(envs[i].task, {a: actions[i][a] for a in envs[i].agents}) for i in indices]
-        for i, s in zip(indices, envs[indices[0]].score_batch(items)):
+        for i, s in zip(indices, envs[indices[0]].score_batch(items), strict=True):
             scores[i] = s
-    return [env._apply_score(joint, s) for env, joint, s in zip(envs, actions, scores)]
+    return [env._apply_score(joint, s) for env, joint, s in zip(envs, actions, scores, strict=True)]
