@@ -164,6 +164,8 @@ class TestCase:
             ``candidate = f``); not shown.
     """
 
+    __test__ = False  # not a pytest class
+
     source: str
     setup: str = ""
 
@@ -191,6 +193,8 @@ class TestOutcome:
         output: The beginning of the test's stdout and stderr.
         seconds: Wall-clock time of the test.
     """
+
+    __test__ = False  # not a pytest class
 
     passed: bool
     status: str
