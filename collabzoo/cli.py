@@ -31,6 +31,189 @@ def _run_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_eval(subparsers: argparse._SubParsersAction) -> None:
+    from collabzoo.protocols.runner import PROTOCOLS  # light: no torch
+
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate agents on an env under a collaboration protocol",
+        description=(
+            "Run agents on an env's split under a protocol; write summary.json, episodes.jsonl "
+            "(every prompt, answer and reward component) and table.md to --output, and print "
+            "the table. Agent specs: tiny, smollm2-135m, hf:HUB_ID_OR_PATH, run:runs/NAME[/AGENT], "
+            "openai:BASE_URL#MODEL (key from $OPENAI_API_KEY or --api-key-env), random[:SEED]. "
+            "One spec plays every role; otherwise give one per role, in the env's role order."
+        ),
+    )
+    p.add_argument("--env", required=True, help="env id, e.g. collabzoo/TLDR-v0")
+    p.add_argument("--agents", nargs="+", required=True, metavar="SPEC", help="agent specs")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="parallel",
+                   help="collaboration protocol (default: parallel)")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="env constructor arguments, e.g. dataset=bundled split=eval")
+    p.add_argument("--episodes", type=int, default=None,
+                   help="episodes (default: one per item of the split)")
+    p.add_argument("--seed", type=int, default=0, help="episode k is reset with seed + k")
+    p.add_argument("--output", default=None,
+                   help="results folder (default: results/<env name>-<protocol>)")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="episodes run together (one generate call per agent and round)")
+    p.add_argument("--max-new-tokens", type=int, default=128, help="most tokens per answer")
+    p.add_argument("--temperature", type=float, default=0.0,
+                   help="sampling temperature (default 0: greedy)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    p.add_argument("--dtype", default="float32", help="weights dtype of local models")
+    p.add_argument("--device", default=None, help="device of local models (default: cuda if any)")
+    p.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the key of openai: agents")
+    p.add_argument("--max-concurrency", type=int, default=8,
+                   help="openai: agents: most requests in flight")
+    p.add_argument("--timeout", type=float, default=120.0,
+                   help="openai: agents: seconds per request")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    import collabzoo
+    from collabzoo.agents.base import SamplingConfig
+    from collabzoo.agents.specs import AgentSpecError, build_agents
+    from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
+    from collabzoo.envs.registration import UnknownEnvError
+    from collabzoo.evaluation.results import EpisodeWriter, summary_table, write_results
+    from collabzoo.protocols import run_episodes, summarize
+
+    try:
+        env_kwargs = parse_env_kwargs(args.env, args.env_kwargs)
+        env = collabzoo.make(args.env, **env_kwargs)
+    except (UnknownEnvError, EnvKwargsError) as error:
+        print(f"collabzoo eval: {error}", file=sys.stderr)
+        return 2
+    roles = list(env.possible_agents)
+    sampling = SamplingConfig(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p
+    )
+    try:
+        agents = build_agents(
+            args.agents,
+            roles=roles,
+            sampling=sampling,
+            dtype=args.dtype,
+            device=args.device,
+            seed=args.seed,
+            openai_options={
+                "api_key_env": args.api_key_env,
+                "max_concurrency": args.max_concurrency,
+                "timeout": args.timeout,
+            },
+        )
+    except AgentSpecError as error:
+        print(f"collabzoo eval: {error}", file=sys.stderr)
+        return 2
+    if args.protocol != "single" and len(agents) not in (1, len(roles)):
+        print(
+            f"collabzoo eval: {len(agents)} agents for the roles {roles}: give one agent for "
+            "every role, in this order, or one agent that plays them all",
+            file=sys.stderr,
+        )
+        return 2
+    if any(type(a).__name__ == "HFPolicy" for a in agents):
+        import torch
+
+        torch.manual_seed(args.seed)
+    num_tasks = getattr(env, "num_tasks", None)
+    episodes = args.episodes if args.episodes is not None else num_tasks
+    if episodes is None:
+        print("collabzoo eval: this env has no num_tasks: pass --episodes", file=sys.stderr)
+        return 2
+    output = args.output or f"results/{args.env.split('/')[-1]}-{args.protocol}"
+    bar = None
+    if not args.no_progress:
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=episodes, desc=f"eval {args.protocol}", unit="episode")
+        except ImportError:
+            bar = None
+    returns: list[float] = []
+
+    with EpisodeWriter(output) as writer:
+
+        def on_episode(record) -> None:
+            writer(record)
+            if record.return_normalized is not None:
+                returns.append(record.return_normalized)
+            if bar is not None:
+                bar.update(1)
+                if returns:
+                    bar.set_postfix(return_normalized=f"{sum(returns) / len(returns):.3f}")
+
+        try:
+            records = run_episodes(
+                env,
+                agents,
+                args.protocol,
+                episodes=episodes,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                on_episode=on_episode,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+            env.close()
+    summary = summarize(
+        records,
+        env=args.env,
+        env_kwargs=env_kwargs,
+        protocol=args.protocol,
+        agents=list(args.agents),
+        seed=args.seed,
+        batch_size=args.batch_size,
+        sampling={
+            "max_new_tokens": args.max_new_tokens,
+            "temperature": args.temperature,
+            "top_p": args.top_p,
+        },
+        collabzoo_version=collabzoo.__version__,
+    )
+    write_results(output, summary)
+    print(summary_table(summary))
+    print(f"\nwrote {output}/summary.json, episodes.jsonl, table.md")
+    return 0
+
+
+def _add_plot(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "plot",
+        help="plot the training curves of runs on shared axes",
+        description=(
+            "One panel per metric (reward/mean, each reward component, eval/return_normalized), "
+            "one line per run, read from each run's metrics.jsonl."
+        ),
+    )
+    p.add_argument("runs", nargs="+", help="run folders written by `collabzoo train`")
+    p.add_argument("--output", default="curves.png", help="the PNG to write")
+    p.add_argument("--metrics", nargs="+", default=None,
+                   help="metrics to draw (default: reward/mean, components, eval return)")
+    p.add_argument("--labels", nargs="+", default=None, help="legend names of the runs")
+    p.set_defaults(run=_run_plot)
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from collabzoo.evaluation.plots import plot_runs
+
+    try:
+        fig = plot_runs(args.runs, args.output, metrics=args.metrics, labels=args.labels)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"collabzoo plot: {error}", file=sys.stderr)
+        return 2
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    lines = sum(len(ax.get_lines()) for ax in panels)
+    print(f"wrote {args.output}: {len(panels)} panels, {lines} lines")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collabzoo",
@@ -38,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_envs(subparsers)
+    _add_eval(subparsers)
+    _add_plot(subparsers)
     return parser
 
 

@@ -1,0 +1,19 @@
+"""Evaluation outputs: result folders, markdown tables and plots.
+
+- :mod:`collabzoo.evaluation.results`: ``summary.json`` + ``episodes.jsonl`` + ``table.md``
+  of one ``collabzoo eval`` run, written and read back; markdown tables of one or many runs.
+- :mod:`collabzoo.evaluation.plots`: training curves of runs (``collabzoo plot``) and bar
+  charts of results (``benchmarks/paper_table.py``). Needs matplotlib (``train`` extra).
+"""
+
+from __future__ import annotations
+
+from collabzoo.evaluation.results import (
+    EpisodeWriter,
+    comparison_table,
+    load_results,
+    summary_table,
+    write_results,
+)
+
+__all__ = ["EpisodeWriter", "comparison_table", "load_results", "summary_table", "write_results"]
