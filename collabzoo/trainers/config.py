@@ -116,7 +116,7 @@ class MAGRPOConfig:
     (one full trainable model each)."""
     lora_rank: int = 8
     """LoRA rank r."""
-    lora_alpha: float = 16.0
+    lora_alpha: int = 16
     """LoRA scaling alpha."""
     dtype: str = "float32"
     """Weights dtype of a loaded model: ``float32`` or ``bfloat16``."""

@@ -1,0 +1,673 @@
+"""MAGRPO: multi-agent group-relative policy optimisation (arXiv 2508.04652).
+
+One step reads top to bottom in :meth:`MAGRPOTrainer.training_step`:
+
+1. **generate + score** (:func:`~collabzoo.trainers.rollout.rollout`): B tasks; every agent
+   samples G completions of its own observation; the joint actions (G aligned, G^N cross)
+   are scored on env copies; multi-turn branches recurse; returns flow up the trees.
+2. **advantages** (:func:`~collabzoo.trainers.advantages.compute_advantages`): each return
+   minus the mean over its siblings (or another named baseline), optionally scaled; each
+   agent's sample gets the (mean) advantage of the joint actions it took part in.
+3. **loss + update**: each agent's clipped policy-gradient loss over its own completion
+   tokens, in micro-batches with accumulated gradients; one AdamW step per agent.
+4. **log**: metrics.jsonl, TensorBoard, the progress bar; checkpoints every ``save_every``.
+
+Data parallel: under ``accelerate launch`` every process rolls out its own B tasks; the
+returns of all processes are gathered before the advantages are taken, and the gradients are
+averaged across processes before each update.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from collabzoo.agents.base import Policy, Samples, SamplingConfig
+from collabzoo.trainers.advantages import compute_advantages, marginal_advantages
+from collabzoo.trainers.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from collabzoo.trainers.config import MAGRPOConfig
+from collabzoo.trainers.losses import (
+    aggregate_loss,
+    kl_per_token,
+    loss_normalizer,
+    policy_loss_per_token,
+)
+from collabzoo.trainers.metrics import MetricsLogger, plot_reward_curve
+from collabzoo.trainers.rollout import Rollout, rollout
+
+__all__ = ["AgentBatch", "MAGRPOTrainer", "TrainingDiverged"]
+
+
+class TrainingDiverged(RuntimeError):
+    """``max_bad_steps`` steps in a row had a non-finite loss or gradient."""
+
+
+@dataclass
+class AgentBatch:
+    """One agent's share of a step's loss: its completions of one turn and their credit.
+
+    Attributes:
+        samples: (M, T) the completions (M = nodes x G rows).
+        advantages: (M,) the credit of every completion.
+        old_log_probs: (M, T) log-probs at sampling time (num_iterations > 1 only), or None.
+        ref_log_probs: (M, T) log-probs under the initial policy (beta > 0 only), or None.
+    """
+
+    samples: Samples
+    advantages: torch.Tensor
+    old_log_probs: torch.Tensor | None = None
+    ref_log_probs: torch.Tensor | None = None
+
+
+class _TaskOrder:
+    """A seeded shuffled order over the split's tasks: epoch e is permutation (seed, e)."""
+
+    def __init__(self, num_tasks: int, seed: int) -> None:
+        self.num_tasks, self.seed = num_tasks, seed
+
+    def take(self, start: int, count: int) -> list[int]:
+        """Tasks at positions start .. start + count - 1 of the endless shuffled stream."""
+        out = []
+        for pos in range(start, start + count):
+            epoch, offset = divmod(pos, self.num_tasks)
+            out.append(int(self._permutation(epoch)[offset]))
+        return out
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, epoch]).permutation(self.num_tasks)
+
+
+class _Distributed:
+    """The process group under ``accelerate launch`` (or none: one process)."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = 0
+        if self.world > 1:
+            from accelerate import PartialState
+
+            state = PartialState()
+            self.rank, self.world = state.process_index, state.num_processes
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def gather_objects(self, value: Any) -> list[Any]:
+        if self.world == 1:
+            return [value]
+        out: list[Any] = [None] * self.world
+        torch.distributed.all_gather_object(out, value)
+        return out
+
+    def mean_gradients(self, params: Sequence[torch.nn.Parameter]) -> None:
+        if self.world == 1 or not params:
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= self.world
+        offset = 0
+        for p, g in zip(params, grads, strict=True):
+            p.grad = flat[offset:offset + g.numel()].view_as(g).clone()
+            offset += g.numel()
+
+
+def _lr_lambda(config: MAGRPOConfig) -> Callable[[int], float]:
+    warmup, total, kind = config.warmup_steps, config.steps, config.lr_scheduler
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        return {"constant": 1.0, "linear": max(0.0, 1.0 - progress),
+                "cosine": 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))}[kind]
+
+    return factor
+
+
+def _make_env_factory(env: str | Callable[..., Any], env_kwargs: Mapping[str, Any]):
+    if isinstance(env, str):
+        import collabzoo
+
+        collabzoo.envs.spec(env)  # a clear error for an unknown id, before anything loads
+        return lambda **extra: collabzoo.make(env, **{**env_kwargs, **extra})
+    if callable(env):
+        return lambda **extra: env(**{**env_kwargs, **extra})
+    raise TypeError(f"env must be a registered id or a callable returning an env, got {env!r}")
+
+
+def _accepts(factory_target: str | Callable[..., Any], name: str) -> bool:
+    if isinstance(factory_target, str):
+        from collabzoo.envs.kwargs import entry_point_callable
+
+        factory_target = entry_point_callable(factory_target)
+    try:
+        params = inspect.signature(factory_target).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+class MAGRPOTrainer:
+    """Trains one policy per env agent with MAGRPO.
+
+    Args:
+        env: A registered env id (``"collabzoo/TLDR-v0"``) or a callable returning an env.
+        env_kwargs: Keyword arguments of the env constructor (e.g. ``dataset="bundled"``).
+        policies: One :class:`~collabzoo.agents.Policy` per env agent: a list in the env's
+            agent order, or a dict by agent name (heterogeneous agents: any mix).
+        model: Instead of ``policies``: a model for every agent (``"tiny"``,
+            ``"smollm2-135m"``, a hub id or a path), loaded per ``config.agent_sharing``
+            (one frozen base + one LoRA adapter each, or full copies); or a list of models,
+            one per agent.
+        config: The hyper-parameters (:class:`MAGRPOConfig`).
+    """
+
+    def __init__(
+        self,
+        env: str | Callable[..., Any],
+        env_kwargs: Mapping[str, Any] | None = None,
+        policies: Sequence[Policy] | Mapping[str, Policy] | None = None,
+        model: str | Sequence[str] | None = None,
+        config: MAGRPOConfig | None = None,
+    ) -> None:
+        self.config = config if config is not None else MAGRPOConfig()
+        self.env_id = env if isinstance(env, str) else None
+        self.env_kwargs = dict(env_kwargs or {})
+        self.model_spec = model
+        self.dist = _Distributed()
+        self._make_env = _make_env_factory(env, self.env_kwargs)
+        self._env_target = env
+        self.env = self._make_env()
+        self.agents: list[str] = list(self.env.possible_agents)
+        torch.manual_seed(self.config.seed)  # identical initialisation on every process
+        self.policies = self._match_policies(policies, model)
+        torch.manual_seed(self.config.seed + self.dist.rank)  # sampling differs per process
+        self._check_distinct_parameters()
+        self.optimizers = {
+            a: torch.optim.AdamW(p.trainable_parameters(), lr=self.config.learning_rate,
+                                 betas=self.config.adam_betas, eps=self.config.adam_eps,
+                                 weight_decay=self.config.weight_decay)
+            for a, p in self.policies.items()
+        }
+        self.schedulers = {a: torch.optim.lr_scheduler.LambdaLR(o, _lr_lambda(self.config))
+                           for a, o in self.optimizers.items()}
+        self.task_order = _TaskOrder(self.env.num_tasks, self.config.seed)
+        self.sampling = SamplingConfig(max_new_tokens=self.config.max_new_tokens,
+                                       temperature=self.config.temperature,
+                                       top_p=self.config.top_p, top_k=self.config.top_k)
+        self.step = 0
+        self.bad_steps_in_a_row = 0
+        self.skipped_steps = 0
+        self._eval_env = None
+        self._logger: MetricsLogger | None = None
+
+    # ------------------------------------------------------------------ setup
+    def _match_policies(self, policies, model) -> dict[str, Policy]:
+        if (policies is None) == (model is None):
+            raise ValueError("pass exactly one of policies=[...] (one per agent) or model=...")
+        if model is not None:
+            policies = _load_policies(model, self.agents, self.config)
+        if isinstance(policies, Mapping):
+            missing = [a for a in self.agents if a not in policies]
+            unknown = [a for a in policies if a not in self.agents]
+            if missing or unknown:
+                raise ValueError(f"policies must be keyed by the env's agents {self.agents}; "
+                                 f"missing {missing}, unknown {unknown}")
+            return {a: policies[a] for a in self.agents}
+        policies = list(policies)
+        if len(policies) != len(self.agents):
+            raise ValueError(
+                f"the env has {len(self.agents)} agents {self.agents} but {len(policies)} "
+                "policies were given: pass one per agent, in this order (or a dict by name)"
+            )
+        return dict(zip(self.agents, policies, strict=True))
+
+    def _check_distinct_parameters(self) -> None:
+        seen: dict[int, str] = {}
+        for agent, policy in self.policies.items():
+            for p in policy.trainable_parameters():
+                if id(p) in seen and seen[id(p)] != agent:
+                    raise ValueError(
+                        f"agents {seen[id(p)]!r} and {agent!r} share trainable parameters: give "
+                        "each agent its own policy (e.g. one LoRA adapter each)"
+                    )
+                seen[id(p)] = agent
+
+    # ------------------------------------------------------------------ one step
+    def training_step(self) -> dict[str, float]:
+        """One MAGRPO step on the next B tasks; returns its metrics."""
+        c, G = self.config, self.config.num_generations
+        t0 = time.perf_counter()
+        tasks = self.task_order.take((self.step * self.dist.world + self.dist.rank) * c.batch_size,
+                                     c.batch_size)
+
+        # 1. generate + score: the rollout trees of the B tasks
+        envs, observations = [], []
+        for index in tasks:
+            env = copy.deepcopy(self.env)
+            obs, _ = env.reset(options={"task_index": index})
+            envs.append(env)
+            observations.append(obs)
+        timing: dict[str, float] = {}
+        tree = rollout(envs, observations, self.policies, num_generations=G,
+                       sampling=self.sampling, joint_mode=c.joint_mode, discount=c.discount,
+                       early_stop_threshold=c.early_stop_threshold,
+                       generation_batch_size=c.generation_batch_size, timing=timing)
+
+        # 2. advantages: returns of every process, baseline over siblings, credit per sample
+        returns = tree.returns()  # (nodes, K)
+        all_returns = self.dist.gather_objects(returns)
+        advantages = compute_advantages(torch.cat(all_returns), c.advantage, c.scale, c.scale_eps)
+        offset = sum(len(r) for r in all_returns[:self.dist.rank])
+        own = advantages.values[offset:offset + len(returns)]  # (nodes, K)
+        credit = marginal_advantages(own, tree.choices, G)  # (N, nodes, G)
+        batches = self._agent_batches(tree, credit)
+
+        # 3. loss + update, num_iterations times on the same rollouts
+        t_loss = time.perf_counter()
+        losses: dict[str, list[float]] = {a: [] for a in self.agents}
+        kls: dict[str, list[float]] = {a: [] for a in self.agents}
+        grad_norms: dict[str, float] = {}
+        finite = True
+        for _ in range(c.num_iterations):
+            for agent in self.agents:
+                loss, kl = self._accumulate_gradients(agent, batches[agent])
+                losses[agent].append(loss)
+                kls[agent].append(kl)
+            grad_norms = self._update()
+            finite = finite and all(math.isfinite(v) for v in grad_norms.values()) and all(
+                math.isfinite(v) for vs in losses.values() for v in vs)
+        timing["loss_s"] = time.perf_counter() - t_loss
+
+        # 4. metrics
+        step_s = time.perf_counter() - t0
+        metrics = self._step_metrics(tree, all_returns, advantages, batches, losses, kls,
+                                     grad_norms, step_s, timing)
+        self.step += 1
+        self._check_finite(finite, metrics)
+        return metrics
+
+    def _agent_batches(self, tree: Rollout, credit: torch.Tensor) -> dict[str, list[AgentBatch]]:
+        """Cut each agent's credit (N, nodes, G) into its per-turn batches of completions."""
+        c = self.config
+        batches: dict[str, list[AgentBatch]] = {a: [] for a in self.agents}
+        start = 0
+        for t, level in enumerate(tree.levels):
+            rows = credit[:, start:start + len(level)].reshape(len(self.agents), -1)  # (N, M_t*G)
+            start += len(level)
+            for n, agent in enumerate(self.agents):
+                samples = tree.samples[agent][t]
+                batch = AgentBatch(samples, rows[n].float())
+                policy = self.policies[agent]
+                with torch.no_grad():
+                    if c.num_iterations > 1:
+                        batch.old_log_probs = _in_micro_batches(
+                            lambda s, p=policy: p.log_probs(s), samples, c.micro_batch_size)
+                    if c.beta > 0:
+                        batch.ref_log_probs = _in_micro_batches(
+                            lambda s, p=policy: p.log_probs(s, reference=True), samples,
+                            c.micro_batch_size)
+                batches[agent].append(batch)
+        return batches
+
+    def _accumulate_gradients(self, agent: str, batches: list[AgentBatch]) -> tuple[float, float]:
+        """Backward the agent's loss in micro-batches; returns (loss, mean KL) of the batch."""
+        c = self.config
+        policy = self.policies[agent]
+        normalizer = loss_normalizer([b.samples.completion_mask for b in batches],
+                                     c.loss_aggregation)
+        total_loss, total_kl, kl_tokens = 0.0, 0.0, 0.0
+        for batch in batches:
+            # a zero-advantage row has zero policy gradient: skip its forward (unless a KL
+            # term makes it count)
+            rows = [i for i in range(len(batch.samples))
+                    if c.beta > 0 or batch.advantages[i] != 0]
+            for start in range(0, len(rows), c.micro_batch_size):
+                idx = rows[start:start + c.micro_batch_size]
+                sub = _trim(batch.samples.select(idx))
+                width = sub.completion_ids.shape[1]
+                mask = sub.completion_mask.to(torch.float32)
+                log_probs = policy.log_probs(sub)  # (mb, T)
+                old = None if batch.old_log_probs is None else batch.old_log_probs[idx, :width]
+                per_token = policy_loss_per_token(log_probs, old, batch.advantages[idx], c.epsilon)
+                if batch.ref_log_probs is not None:
+                    kl = kl_per_token(log_probs, batch.ref_log_probs[idx, :width])
+                    per_token = per_token + c.beta * kl
+                    total_kl += float((kl.detach() * mask).sum())
+                    kl_tokens += float(mask.sum())
+                loss = aggregate_loss(per_token, mask, c.loss_aggregation, normalizer)
+                loss.backward()
+                total_loss += float(loss.detach())
+        return total_loss, (total_kl / kl_tokens if kl_tokens else 0.0)
+
+    def _update(self) -> dict[str, float]:
+        """Average gradients across processes, clip, and step every agent's optimizer
+        (all of them skip when any gradient is not finite). Returns each grad norm."""
+        norms = {}
+        for agent, policy in self.policies.items():
+            params = policy.trainable_parameters()
+            self.dist.mean_gradients(params)
+            max_norm = self.config.max_grad_norm if self.config.max_grad_norm else float("inf")
+            with_grad = [p for p in params if p.grad is not None]
+            norm = torch.nn.utils.clip_grad_norm_(with_grad, max_norm) if with_grad else torch.zeros(())
+            norms[agent] = float(norm)
+        ok = all(math.isfinite(v) for v in norms.values())
+        for agent in self.agents:
+            if ok:
+                self.optimizers[agent].step()
+            self.optimizers[agent].zero_grad(set_to_none=True)
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        return norms
+
+    def _check_finite(self, finite: bool, metrics: dict[str, float]) -> None:
+        if finite:
+            self.bad_steps_in_a_row = 0
+        else:
+            self.bad_steps_in_a_row += 1
+            self.skipped_steps += 1
+        metrics["train/skipped_steps"] = float(self.skipped_steps)
+        if self.bad_steps_in_a_row >= self.config.max_bad_steps:
+            raise TrainingDiverged(
+                f"{self.bad_steps_in_a_row} steps in a row (up to step {self.step}) had a "
+                "non-finite loss or gradient and were skipped; check the rewards for nan/inf, "
+                "lower learning_rate or set max_grad_norm"
+            )
+
+    # ------------------------------------------------------------------ metrics
+    def _step_metrics(self, tree, all_returns, advantages, batches, losses, kls, grad_norms,
+                      step_s, timing) -> dict[str, float]:
+        edges = tree.edges
+        local = {
+            "rewards": [e.reward for e in edges],
+            "normalized": [e.return_normalized for e in edges],
+            "components": [e.components for e in edges],
+            "turns": [(node.turn, e.reward) for level in tree.levels for node in level
+                      for e in node.edges],
+            "root_values": [e.value for node in tree.levels[0] for e in node.edges],
+            "early_stop": [e.early_stop for e in edges],
+            "nodes": sum(len(level) for level in tree.levels),
+        }
+        gathered = self.dist.gather_objects(local)
+        rewards = torch.tensor([r for g in gathered for r in g["rewards"]], dtype=torch.float64)
+        adv = advantages.values
+        m: dict[str, float] = {
+            "reward/mean": float(rewards.mean()),
+            "reward/std": float(rewards.std()) if len(rewards) > 1 else 0.0,
+        }
+        names = sorted({k for g in gathered for comp in g["components"] for k in comp})
+        for name in names:
+            values = [comp[name] for g in gathered for comp in g["components"] if name in comp]
+            m[f"reward/{name}"] = float(np.mean(values))
+        turns = sorted({t for g in gathered for t, _ in g["turns"]})
+        if len(turns) > 1 or self.env.num_turns > 1:
+            for t in turns:
+                m[f"reward/turn_{t + 1}"] = float(np.mean(
+                    [r for g in gathered for tt, r in g["turns"] if tt == t]))
+            m["rollout/frac_early_stop"] = float(np.mean(
+                [s for g in gathered for s in g["early_stop"]]))
+        m["return/mean"] = float(np.mean([v for g in gathered for v in g["root_values"]]))
+        m["return_normalized"] = float(np.mean([v for g in gathered for v in g["normalized"]]))
+        m["advantage/mean"] = float(adv.mean())
+        m["advantage/std"] = float(adv.std()) if adv.numel() > 1 else 0.0
+        m["advantage/abs_mean"] = float(adv.abs().mean())
+        m["frac_reward_zero_std"] = advantages.frac_zero_std
+        m["rollout/nodes"] = float(sum(g["nodes"] for g in gathered))
+        for agent in self.agents:
+            m[f"loss/policy/{agent}"] = float(np.mean(losses[agent]))
+            m[f"grad_norm/{agent}"] = grad_norms[agent]
+        m["loss/policy"] = float(np.mean([m[f"loss/policy/{a}"] for a in self.agents]))
+        if self.config.beta > 0:
+            m["loss/kl"] = float(np.mean([np.mean(kls[a]) for a in self.agents]))
+        m["grad_norm"] = float(np.mean(list(grad_norms.values())))
+        lengths = []
+        for agent in self.agents:
+            agent_lengths = [n for b in batches[agent] for n in b.samples.completion_mask.sum(1).tolist()]
+            m[f"completion/{agent}/mean_length"] = float(np.mean(agent_lengths))
+            lengths += agent_lengths
+        m["completion/mean_length"] = float(np.mean(lengths))
+        m["completion/clipped_frac"] = float(np.mean([n >= self.config.max_new_tokens for n in lengths]))
+        m["lr"] = float(self.schedulers[self.agents[0]].get_last_lr()[0])
+        m["perf/step_s"] = step_s
+        m["perf/generate_s"] = timing.get("generate_s", 0.0)
+        m["perf/score_s"] = timing.get("score_s", 0.0)
+        m["perf/loss_s"] = timing.get("loss_s", 0.0)
+        m["perf/tokens_per_s"] = sum(lengths) * self.dist.world / step_s
+        return m
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, num_tasks: int | None = None) -> dict[str, float]:
+        """Roll out the first ``num_tasks`` (default ``config.eval_tasks``) tasks of the eval
+        split once per agent (greedy, or sampling with the fixed seed ``config.seed``) and
+        return ``eval/...`` metrics of the final turn. Does not touch the training RNG."""
+        c = self.config
+        if self._eval_env is None:
+            extra = {}
+            if c.eval_split is not None:
+                if not _accepts(self._env_target, "split"):
+                    raise ValueError(f"eval_split={c.eval_split!r} but the env takes no 'split'")
+                extra["split"] = c.eval_split
+            self._eval_env = self._make_env(**extra)
+        count = min(num_tasks or c.eval_tasks, self._eval_env.num_tasks)
+        sampling = dataclasses.replace(
+            self.sampling, temperature=c.eval_temperature,
+            seed=None if c.eval_temperature == 0 else c.seed)
+        envs, observations = [], []
+        for index in range(count):
+            env = copy.deepcopy(self._eval_env)
+            obs, _ = env.reset(options={"task_index": index})
+            envs.append(env)
+            observations.append(obs)
+        from collabzoo.envs.core import step_batch
+
+        final: list[tuple[float, float, dict[str, float]]] = [(0.0, 0.0, {})] * count
+        live = list(range(count))
+        lengths = []
+        with torch.random.fork_rng(devices=[]):
+            while live:
+                texts = {}
+                for a in self.agents:
+                    s = self.policies[a].sample([observations[i][a] for i in live], 1, sampling)
+                    texts[a] = s.texts
+                    lengths += s.completion_mask.sum(dim=1).tolist()
+                results = step_batch([envs[i] for i in live],
+                                     [{a: texts[a][k] for a in self.agents} for k in range(len(live))])
+                still = []
+                first = self.agents[0]
+                for i, (obs, rewards, terms, truncs, infos) in zip(live, results, strict=True):
+                    info = infos[first]
+                    final[i] = (float(rewards[first]), float(info.get("return_normalized", 0.0)),
+                                dict(info.get("reward_components", {})))
+                    observations[i] = obs
+                    if not (terms[first] or truncs[first]):
+                        still.append(i)
+                live = still
+        m = {"eval/reward/mean": float(np.mean([f[0] for f in final])),
+             "eval/return_normalized": float(np.mean([f[1] for f in final])),
+             "eval/completion/mean_length": float(np.mean(lengths)) if lengths else 0.0}
+        for name in sorted({k for f in final for k in f[2]}):
+            m[f"eval/reward/{name}"] = float(np.mean([f[2][name] for f in final if name in f[2]]))
+        return m
+
+    # ------------------------------------------------------------------ the loop
+    def train(self, resume: bool | str | os.PathLike = False) -> list[dict[str, Any]]:
+        """Train to ``config.steps``; returns the metrics of every step.
+
+        Args:
+            resume: True: continue from the newest checkpoint of ``config.output_dir`` (if
+                any); a path: continue from that checkpoint folder.
+        """
+        c = self.config
+        out = Path(c.output_dir) if c.output_dir else None
+        if resume:
+            path = latest_checkpoint(out / "checkpoints") if resume is True and out else resume
+            if path:
+                self.load_checkpoint(path)
+        logger = MetricsLogger(out if self.dist.main else None, c.report_to,
+                               config=self.resolved_config(),
+                               resume_step=self.step if resume else None)
+        self._logger = logger
+        if out is not None and self.dist.main:
+            self._write_config(out)
+        bar = None
+        if c.progress_bar and self.dist.main:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=c.steps, initial=self.step, desc="MAGRPO", unit="step",
+                       dynamic_ncols=True)
+        try:
+            while self.step < c.steps:
+                metrics = self.training_step()
+                last = self.step == c.steps
+                if c.eval_every and (self.step % c.eval_every == 0 or last):
+                    evaluation = self.evaluate() if self.dist.main else {}
+                    metrics.update(evaluation)
+                logger.log(metrics, self.step)
+                if bar is not None:
+                    bar.update(1)
+                    postfix = {"reward": f"{metrics['reward/mean']:.3f}",
+                               "step_s": f"{metrics['perf/step_s']:.1f}"}
+                    if "eval/reward/mean" in metrics:
+                        postfix["eval"] = f"{metrics['eval/reward/mean']:.3f}"
+                    bar.set_postfix(postfix)
+                if out is not None and c.save_every and (self.step % c.save_every == 0 or last):
+                    self.save_checkpoint()
+        finally:
+            if bar is not None:
+                bar.close()
+            logger.close()
+        if out is not None:
+            self.save(out / "agents")
+            if self.dist.main:
+                plot_reward_curve(out / "metrics.jsonl", out / "reward_curve.png")
+        return logger.history
+
+    # ------------------------------------------------------------------ saving
+    def resolved_config(self) -> dict[str, Any]:
+        """What config.yaml holds: the env, its kwargs, the model and the full config."""
+        return {"env": self.env_id, "env_kwargs": self.env_kwargs,
+                "model": self.model_spec if isinstance(self.model_spec, (str, type(None)))
+                else list(self.model_spec),
+                "config": self.config.to_dict()}
+
+    def _write_config(self, out: Path) -> None:
+        import yaml
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(self.resolved_config(), sort_keys=False))
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write every agent's policy to ``<directory>/<agent name>/``."""
+        if self.dist.main:
+            for agent, policy in self.policies.items():
+                policy.save(str(Path(directory) / agent))
+        self.dist.barrier()
+
+    def save_checkpoint(self) -> Path:
+        """Write ``<output>/checkpoints/step-N/`` atomically and prune old ones."""
+        if not self.config.output_dir:
+            raise ValueError("save_checkpoint needs config.output_dir")
+        root = Path(self.config.output_dir) / "checkpoints"
+        path = save_checkpoint(
+            root, self.step, policies=self.policies, optimizers=self.optimizers,
+            schedulers=self.schedulers, rank=self.dist.rank, barrier=self.dist.barrier,
+            trainer_state={"skipped_steps": self.skipped_steps,
+                           "bad_steps_in_a_row": self.bad_steps_in_a_row,
+                           "world_size": self.dist.world, **self.resolved_config()},
+        )
+        if self.dist.main:
+            prune_checkpoints(root, self.config.keep_checkpoints)
+        self.dist.barrier()
+        return path
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore a checkpoint written by :meth:`save_checkpoint` (same agents and config)."""
+        state = load_checkpoint(path, policies=self.policies, optimizers=self.optimizers,
+                                schedulers=self.schedulers, rank=self.dist.rank)
+        self.step = int(state["step"])
+        self.skipped_steps = int(state.get("skipped_steps", 0))
+        self.bad_steps_in_a_row = int(state.get("bad_steps_in_a_row", 0))
+
+    @classmethod
+    def from_run(cls, output_dir: str | os.PathLike, **overrides: Any) -> MAGRPOTrainer:
+        """Rebuild the trainer of a run folder from its config.yaml (for ``--resume``); call
+        ``train(resume=True)`` to continue it. ``overrides`` replace config fields (e.g. steps)."""
+        import yaml
+
+        saved = yaml.safe_load((Path(output_dir) / "config.yaml").read_text())
+        if saved.get("env") is None or saved.get("model") is None:
+            raise ValueError(f"{output_dir} was trained with a custom env or policies; rebuild "
+                             "the MAGRPOTrainer in Python and call train(resume=True)")
+        values = {**saved["config"], **overrides, "output_dir": str(output_dir)}
+        return cls(env=saved["env"], env_kwargs=saved.get("env_kwargs") or {},
+                   model=saved["model"], config=MAGRPOConfig.from_dict(values))
+
+
+# ---------------------------------------------------------------------- helpers
+def _in_micro_batches(fn: Callable[[Samples], torch.Tensor], samples: Samples,
+                      size: int) -> torch.Tensor:
+    """``fn`` over trimmed row chunks of ``samples``, padded back to (N, T) with zeros."""
+    width = samples.completion_ids.shape[1]
+    parts = []
+    for i in range(0, len(samples), size):
+        part = fn(_trim(samples.select(range(i, min(i + size, len(samples))))))
+        parts.append(torch.nn.functional.pad(part, (0, width - part.shape[1])))
+    return torch.cat(parts) if parts else torch.zeros(0, width)
+
+
+def _trim(samples: Samples) -> Samples:
+    """Drop the all-padding columns of a micro-batch: prompt columns on the left, completion
+    columns on the right (positions follow the mask, so log-probs do not change)."""
+    p_keep = int(samples.prompt_mask.sum(dim=1).max()) if len(samples) else 0
+    t_keep = int(samples.completion_mask.sum(dim=1).max()) if len(samples) else 0
+    t_keep = max(t_keep, 1)
+    P = samples.prompt_ids.shape[1]
+    return dataclasses.replace(
+        samples,
+        prompt_ids=samples.prompt_ids[:, P - p_keep:], prompt_mask=samples.prompt_mask[:, P - p_keep:],
+        completion_ids=samples.completion_ids[:, :t_keep],
+        completion_mask=samples.completion_mask[:, :t_keep],
+    )
+
+
+def _load_policies(model: str | Sequence[str], agents: list[str],
+                   config: MAGRPOConfig) -> list[Policy]:
+    """One policy per agent: from one model id, homogeneous agents (one frozen base with one
+    LoRA adapter each, or full copies, per ``config.agent_sharing``); from a list of ids,
+    heterogeneous agents (a model each)."""
+    from collabzoo.agents import LoraSettings, load_policies, load_policy
+
+    lora = LoraSettings(r=config.lora_rank, alpha=config.lora_alpha) \
+        if config.agent_sharing == "lora" else None
+    options = dict(dtype=config.dtype, keep_reference=lora is None and config.beta > 0)
+    if isinstance(model, str):
+        return load_policies(model, len(agents), lora=lora, names=agents, seed=config.seed,
+                             **options)
+    models = list(model)
+    if len(models) != len(agents):
+        raise ValueError(f"the env has {len(agents)} agents {agents} but {len(models)} models "
+                         "were given: pass one model id for all, or one per agent")
+    return [load_policy(m, lora=lora, seed=config.seed + i, adapter_name=a, **options)
+            for i, (m, a) in enumerate(zip(models, agents, strict=True))]

@@ -1,0 +1,250 @@
+"""The rollout tree of one MAGRPO step: generate, score, branch, and the returns.
+
+For each of the B tasks the root node is the env after ``reset``. At a node every agent samples
+G completions of its own observation; the joint actions (a :data:`JOINT_MODES` strategy: G
+aligned, or all G^N combinations) are scored on copies of the node's env (``copy.deepcopy``),
+all nodes of a turn in one :func:`~collabzoo.envs.core.step_batch`. A joint action whose env
+has not terminated (and whose reward is below the early-stop threshold) becomes a child node
+of the next turn. All nodes of a turn are generated together: one batched ``sample`` call per
+agent per turn (split in chunks of ``generation_batch_size`` rows).
+
+The return of a joint action is ``r + discount * mean(returns of the child's joint actions)``
+(just ``r`` at a leaf); the joint actions of one node are the siblings of one advantage group.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from collabzoo.agents.base import Policy, Samples, SamplingConfig
+from collabzoo.envs.core import step_batch
+
+__all__ = [
+    "JOINT_MODES",
+    "Edge",
+    "Node",
+    "Rollout",
+    "aligned_choices",
+    "concat_samples",
+    "cross_choices",
+    "generate",
+    "rollout",
+]
+
+
+def aligned_choices(num_generations: int, num_agents: int) -> list[tuple[int, ...]]:
+    """Joint action g pairs sample g of every agent: G joint actions."""
+    return [(g,) * num_agents for g in range(num_generations)]
+
+
+def cross_choices(num_generations: int, num_agents: int) -> list[tuple[int, ...]]:
+    """Every combination of the agents' samples: G^N joint actions."""
+    return list(itertools.product(range(num_generations), repeat=num_agents))
+
+
+#: Named joint-action strategies (config field ``joint_mode``): ``(G, N) -> choices``, where
+#: ``choices[j][n]`` is the sample of agent n in joint action j.
+JOINT_MODES: dict[str, Callable[[int, int], list[tuple[int, ...]]]] = {
+    "aligned": aligned_choices,
+    "cross": cross_choices,
+}
+
+
+@dataclass
+class Edge:
+    """One joint action taken at a node, with what the env said about it.
+
+    Attributes:
+        choice: (N,) the sample index of each agent.
+        reward: The joint reward of this turn.
+        components: Named parts of the reward.
+        return_normalized: ``reward / env.reward_max``.
+        child: The node of the next turn, or None when the branch ends here.
+        early_stop: True when the branch ended by ``early_stop_threshold`` (not by the env).
+        value: The return, set by :func:`compute_returns`.
+    """
+
+    choice: tuple[int, ...]
+    reward: float
+    components: dict[str, float]
+    return_normalized: float
+    child: Node | None = None
+    early_stop: bool = False
+    value: float = 0.0
+
+
+@dataclass
+class Node:
+    """A decision point: an env state and every agent's observation there.
+
+    Attributes:
+        env: The env in this state (the tree's own copy).
+        observations: Each agent's observation text.
+        task: Which of the step's B tasks this node belongs to.
+        turn: 0 for the roots.
+        edges: The K joint actions taken here (filled by scoring).
+    """
+
+    env: Any
+    observations: dict[str, str]
+    task: int
+    turn: int
+    edges: list[Edge] = field(default_factory=list)
+
+
+@dataclass
+class Rollout:
+    """One step's rollout forest.
+
+    Attributes:
+        levels: ``levels[t]`` = the M_t nodes that act at turn t (roots first).
+        samples: ``samples[agent][t]``: (M_t * G rows) the agent's completions at turn t,
+            row ``m * G + g`` = sample g at node m of ``levels[t]``.
+        choices: (K, N) int64, the joint-action strategy's choices (same at every node).
+    """
+
+    levels: list[list[Node]]
+    samples: dict[str, list[Samples]]
+    choices: torch.Tensor
+
+    @property
+    def edges(self) -> list[Edge]:
+        """Every joint action of the step, turn by turn."""
+        return [e for level in self.levels for node in level for e in node.edges]
+
+    def returns(self) -> torch.Tensor:
+        """(sum_t M_t, K) the return of every joint action, one row per node, turn by turn."""
+        return torch.tensor([[e.value for e in node.edges] for level in self.levels for node in level],
+                            dtype=torch.float64)
+
+
+def concat_samples(parts: Sequence[Samples]) -> Samples:
+    """Stack several :class:`Samples` row-wise, left-padding prompts and right-padding
+    completions to the widest (pad id 0 under a 0 mask: padding never enters a loss)."""
+    if len(parts) == 1:
+        return parts[0]
+    width_p = max(p.prompt_ids.shape[1] for p in parts)
+    width_c = max(p.completion_ids.shape[1] for p in parts)
+
+    def pad(t: torch.Tensor, width: int, left: bool) -> torch.Tensor:
+        extra = width - t.shape[1]
+        return torch.nn.functional.pad(t, (extra, 0) if left else (0, extra))
+
+    return Samples(
+        texts=[t for p in parts for t in p.texts],
+        prompt_ids=torch.cat([pad(p.prompt_ids, width_p, True) for p in parts]),
+        prompt_mask=torch.cat([pad(p.prompt_mask, width_p, True) for p in parts]),
+        completion_ids=torch.cat([pad(p.completion_ids, width_c, False) for p in parts]),
+        completion_mask=torch.cat([pad(p.completion_mask, width_c, False) for p in parts]),
+        extra=dict(parts[0].extra),
+    )
+
+
+def generate(
+    policy: Policy, prompts: list[str], n: int, sampling: SamplingConfig, max_rows: int | None
+) -> Samples:
+    """``n`` samples of every prompt, in ``sample`` calls of at most ``max_rows`` rows."""
+    per_call = len(prompts) if max_rows is None else max(1, max_rows // n)
+    parts = [policy.sample(prompts[i:i + per_call], n, sampling)
+             for i in range(0, len(prompts), per_call)]
+    return concat_samples(parts)
+
+
+def rollout(
+    envs: Sequence[Any],
+    observations: Sequence[Mapping[str, str]],
+    policies: Mapping[str, Policy],
+    *,
+    num_generations: int,
+    sampling: SamplingConfig,
+    joint_mode: str = "aligned",
+    discount: float = 1.0,
+    early_stop_threshold: float | None = None,
+    generation_batch_size: int | None = None,
+    timing: dict[str, float] | None = None,
+) -> Rollout:
+    """Grow the rollout trees of B freshly reset envs turn by turn, then set every return.
+
+    Args:
+        envs: (B,) envs just after ``reset`` (they become the roots; not modified).
+        observations: (B,) each env's ``reset`` observations.
+        policies: One policy per agent, keyed by agent name in the env's agent order.
+        num_generations: G.
+        sampling: How the policies sample.
+        joint_mode: A key of :data:`JOINT_MODES`.
+        discount: Weight of the children's mean return.
+        early_stop_threshold: Stop branching after a joint action whose ``return_normalized``
+            reaches this; None: only the env's termination stops a branch.
+        generation_batch_size: Most rows per ``sample`` call (None: one call per agent and turn).
+        timing: If given, ``generate_s`` and ``score_s`` (seconds) are added to it.
+    """
+    timing = timing if timing is not None else {}
+    timing.setdefault("generate_s", 0.0)
+    timing.setdefault("score_s", 0.0)
+    agents = list(policies)
+    G = num_generations
+    choices = JOINT_MODES[joint_mode](G, len(agents))
+    level = [Node(env=env, observations=dict(obs), task=b, turn=0)
+             for b, (env, obs) in enumerate(zip(envs, observations, strict=True))]
+    levels: list[list[Node]] = []
+    samples: dict[str, list[Samples]] = {a: [] for a in agents}
+    while level:
+        levels.append(level)
+        # generate: one batched call per agent over every node of this turn
+        t0 = time.perf_counter()
+        turn_samples = {
+            a: generate(policies[a], [node.observations[a] for node in level], G, sampling,
+                        generation_batch_size)
+            for a in agents
+        }  # each (M * G rows)
+        for a in agents:
+            samples[a].append(turn_samples[a])
+        t1 = time.perf_counter()
+        timing["generate_s"] += t1 - t0
+        # score: every joint action of every node on its own env copy, one batched call
+        branch_envs, joint_actions = [], []
+        for m, node in enumerate(level):
+            for choice in choices:
+                branch_envs.append(copy.deepcopy(node.env))
+                joint_actions.append({a: turn_samples[a].texts[m * G + choice[n]]
+                                      for n, a in enumerate(agents)})
+        results = step_batch(branch_envs, joint_actions)
+        next_level = []
+        for j, (env, (obs, rewards, terms, truncs, infos)) in enumerate(zip(branch_envs, results, strict=True)):
+            node = level[j // len(choices)]
+            first = agents[0]
+            edge = Edge(
+                choice=choices[j % len(choices)],
+                reward=float(rewards[first]),
+                components=dict(infos[first].get("reward_components", {})),
+                return_normalized=float(infos[first].get("return_normalized", rewards[first])),
+            )
+            node.edges.append(edge)
+            ended = terms[first] or truncs[first]
+            if not ended and early_stop_threshold is not None:
+                edge.early_stop = edge.return_normalized >= early_stop_threshold
+            if not ended and not edge.early_stop:
+                edge.child = Node(env=env, observations=dict(obs), task=node.task, turn=node.turn + 1)
+                next_level.append(edge.child)
+        level = next_level
+        timing["score_s"] += time.perf_counter() - t1
+    compute_returns(levels, discount)
+    return Rollout(levels=levels, samples=samples, choices=torch.tensor(choices))
+
+
+def compute_returns(levels: list[list[Node]], discount: float) -> None:
+    """Set ``edge.value = reward + discount * mean(child's edge values)``, leaves first."""
+    for level in reversed(levels):
+        for node in level:
+            for edge in node.edges:
+                edge.value = edge.reward
+                if edge.child is not None and edge.child.edges:
+                    child_values = [e.value for e in edge.child.edges]
+                    edge.value += discount * sum(child_values) / len(child_values)

@@ -1,0 +1,99 @@
+"""The rollout tree on a scripted env with known rewards: shapes, counts, returns."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from trainer_fakes import CountingPolicy, DigitSumEnv
+
+from collabzoo.agents.base import SamplingConfig
+from collabzoo.trainers.rollout import aligned_choices, cross_choices, rollout
+
+
+def _grow(num_turns=1, batch=3, G=2, mode="aligned", discount=0.5, **kwargs):
+    env_kwargs = {k: kwargs.pop(k) for k in ("solve_at",) if k in kwargs}
+    base = DigitSumEnv(num_turns=num_turns, **env_kwargs)
+    envs, obs = [], []
+    for i in range(batch):
+        env = copy.deepcopy(base)
+        o, _ = env.reset(options={"task_index": i})
+        envs.append(env)
+        obs.append(o)
+    policies = {"a": CountingPolicy(), "b": CountingPolicy()}
+    tree = rollout(envs, obs, policies, num_generations=G, sampling=SamplingConfig(),
+                   joint_mode=mode, discount=discount, **kwargs)
+    return tree, policies
+
+
+def test_choices():
+    assert aligned_choices(3, 2) == [(0, 0), (1, 1), (2, 2)]
+    assert cross_choices(2, 2) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert len(cross_choices(3, 3)) == 27
+
+
+def test_single_turn_aligned():
+    tree, policies = _grow()
+    assert [len(level) for level in tree.levels] == [3]
+    # sample g of a and b is "g": rewards 0 and 2 at every node
+    assert tree.returns().tolist() == [[0.0, 2.0]] * 3
+    assert policies["a"].calls == [(3, 2)]  # one batched call for all B nodes
+
+
+def test_single_turn_cross_counts():
+    tree, _ = _grow(mode="cross")
+    assert tree.choices.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert tree.returns().tolist() == [[0.0, 1.0, 1.0, 2.0]] * 3
+
+
+@pytest.mark.parametrize("mode, nodes, k", [("aligned", [3, 6], 2), ("cross", [3, 12], 4)])
+def test_two_turn_tree_shape_and_discounted_returns(mode, nodes, k):
+    tree, policies = _grow(num_turns=2, mode=mode, discount=0.5)
+    assert [len(level) for level in tree.levels] == nodes
+    # one generate call per agent per turn, over every node of that turn
+    assert policies["b"].calls == [(nodes[0], 2), (nodes[1], 2)]
+    assert [len(s) for s in tree.samples["a"]] == [n * 2 for n in nodes]
+    # turn 2 rewards are (a+b)*10; every child has the same edges, so its mean is the same
+    child_mean = 10.0  # aligned: (0 + 20) / 2 ; cross: (0 + 10 + 10 + 20) / 4
+    first = [0.0, 2.0] if mode == "aligned" else [0.0, 1.0, 1.0, 2.0]
+    returns = tree.returns()
+    assert returns.shape == (sum(nodes), k)
+    assert returns[:3].tolist() == [[r + 0.5 * child_mean for r in first]] * 3
+    assert returns[3:].tolist() == [[r * 10 for r in first]] * nodes[1]
+    # the children's observations carry their own history
+    child = tree.levels[1][0]
+    assert child.turn == 1 and "[Turn 1] Your answer:\n0" in child.observations["a"]
+
+
+def test_discount_is_used():
+    zero, _ = _grow(num_turns=2, discount=0.0)
+    one, _ = _grow(num_turns=2, discount=1.0)
+    assert zero.returns()[0].tolist() == [0.0, 2.0]
+    assert one.returns()[0].tolist() == [10.0, 12.0]
+
+
+def test_env_termination_ends_a_branch():
+    # solved when the reward reaches 2: joint action 1 ends at turn 1, joint action 0 goes on
+    tree, _ = _grow(num_turns=3, solve_at=2.0, batch=1)
+    assert [len(level) for level in tree.levels] == [1, 1, 1]
+    root = tree.levels[0][0]
+    assert root.edges[1].child is None and root.edges[0].child is not None
+    # turn 2 node: edge 0 reward 0 goes on, edge 1 reward 20 solved; turn 3: rewards 0, 200
+    assert root.edges[0].value == pytest.approx(0 + 0.5 * ((0 + 0.5 * 100) + 20) / 2)
+    assert root.edges[1].value == 2.0
+
+
+def test_early_stop_threshold_stops_high_rewards_only():
+    # return_normalized = reward / 100: joint action 1 (reward 2) stops at threshold 0.02
+    tree, _ = _grow(num_turns=2, batch=1, early_stop_threshold=0.02)
+    root = tree.levels[0][0]
+    assert [e.early_stop for e in root.edges] == [False, True]
+    assert [len(level) for level in tree.levels] == [1, 1]
+
+
+def test_generation_batch_size_splits_calls():
+    tree, policies = _grow(batch=3, G=2, generation_batch_size=4)
+    assert policies["a"].calls == [(2, 2), (1, 2)]
+    assert len(tree.samples["a"][0]) == 6
+    assert torch.equal(tree.samples["a"][0].completion_ids[:, 0], torch.tensor([0, 1] * 3))
