@@ -72,6 +72,8 @@ def parse_agent_spec(text: str) -> AgentSpec:
     text = text.strip()
     if not text:
         raise AgentSpecError("empty agent spec")
+    if text == "random":
+        return AgentSpec("random", "", text=text)
     prefix, sep, rest = text.partition(":")
     if not sep or prefix not in ("hf", "run", "openai", "random"):
         return AgentSpec("model", text, text=text)
