@@ -42,8 +42,9 @@ Differences from the authors' released reward code (MAGRPO, arXiv 2508.04652):
     - The transition-word and stopword lists are collabzoo's own (same 12 categories). Bare
       function words whose transition sense is rare ("as", "had", "were", "should", "still")
       are left out: with whole-word matching they would fire on almost any text.
-    - For ArxivExpansion, T is counted over both texts, each on its own; the reference
-      concatenates them without a separator, so a phrase could be formed across the seam.
+    - For ArxivExpansion, k counts the categories found in either text, each searched on its
+      own; the reference glued the texts together without a separator, so the last word of
+      one and the first word of the other ran together ("however" + "Thus" = "howeverthus").
 
 >>> result = tldr_reward("The cat sat on the warm mat all day.",
 ...                      "The cat sat on the warm mat all day long; however, when the sun "
