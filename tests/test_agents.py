@@ -27,7 +27,7 @@ from collabzoo.agents import (  # noqa: E402
     ScriptedAgent,
     load_policies,
     load_policy,
-    models,  # noqa: E402
+    models,
 )
 from collabzoo.agents.hf import completion_mask, selective_log_softmax  # noqa: E402
 
