@@ -20,6 +20,7 @@ from collabzoo.protocols import (
     run_episodes,
     split_code,
     split_sections,
+    split_shared,
     summarize,
 )
 from collabzoo.protocols.base import ask
@@ -389,3 +390,57 @@ def test_single_formats_per_family():
     )
     assert prompt.index("C-OBS") < prompt.index("D-OBS") < prompt.index("### CONCISE")
     assert "### DETAILED" in prompt
+
+
+def test_split_shared_shows_common_paragraphs_once():
+    observations = {
+        "concise": "Write a concise summary.\n\nPOST: a long post\n\nInstructions: short.",
+        "detailed": "Write a detailed summary.\n\nPOST: a long post\n\nInstructions: long.",
+    }
+    shared, own = split_shared(observations, ["concise", "detailed"])
+    assert shared == ["POST: a long post"]
+    assert own == {
+        "concise": ["Write a concise summary.", "Instructions: short."],
+        "detailed": ["Write a detailed summary.", "Instructions: long."],
+    }
+    prompt = SectionFormat().prompt(observations, ["concise", "detailed"])
+    assert prompt.count("POST: a long post") == 1
+    assert prompt.index("POST") < prompt.index("## Part 1: the concise part")
+
+
+# ----------------------------------------------------------------------------- coding, end to end
+AUX = "```python\ndef aux(a, b):\n    return abs(a - b)\n```"
+MAIN = (
+    "def has_close_elements(numbers, threshold):\n"
+    "    return any(aux(a, b) < threshold\n"
+    "               for i, a in enumerate(numbers) for b in numbers[i + 1:])\n"
+)
+
+
+def coder(observation: str) -> str:
+    """Answers HumanEval problem 0: aux for the helper, the main function for main, both
+    in one block for the single prompt."""
+    if "programmers would write together" in observation:
+        return "Here it is:\n```python\n" + AUX.strip("`").removeprefix("python\n") + MAIN + "```"
+    return AUX if "You are the helper" in observation else MAIN
+
+
+@pytest.mark.parametrize("protocol", ["parallel", "single"])
+def test_humaneval_known_solution_scores_full_marks(protocol):
+    env = make_offline("collabzoo/HumanEval-v0", split="eval")
+    records = run_episodes(env, [ScriptedAgent(coder)], protocol, task_indices=[0])
+    env.close()
+    assert records[0].reward == 4.0
+    summary = summarize(records)
+    assert summary["pass_rate"]["mean"] == 1.0 and summary["pass_all_rate"]["mean"] == 1.0
+    assert summary["cooperation_rate"]["mean"] == 1.0
+    if protocol == "single":
+        actions = records[0].turns[0].actions
+        assert (
+            actions["helper"].startswith("def aux(a, b):")
+            and "def has_close" not in actions["helper"]
+        )
+        assert (
+            actions["main"].startswith("def has_close_elements")
+            and "def aux" not in actions["main"]
+        )

@@ -117,7 +117,11 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float] | None]]:
     rows += [
         (f"reward component: {name}", stat) for name, stat in summary.get("components", {}).items()
     ]
-    for key, label in (("pass_rate", "pass rate"), ("cooperation_rate", "cooperation rate")):
+    for key, label in (
+        ("pass_rate", "pass rate (tests passed)"),
+        ("pass_all_rate", "pass rate (all tests)"),
+        ("cooperation_rate", "cooperation rate"),
+    ):
         if key in summary:
             rows.append((label, summary[key]))
     rows.append(("seconds per episode", summary.get("seconds_per_episode")))
@@ -169,7 +173,11 @@ def comparison_table(
     if components:
         for s in summaries:
             names.extend(n for n in s.get("components", {}) if n not in names)
-    rates = [k for k in ("pass_rate", "cooperation_rate") if any(k in s for s in summaries)]
+    rates = [
+        k
+        for k in ("pass_rate", "pass_all_rate", "cooperation_rate")
+        if any(k in s for s in summaries)
+    ]
     header = [
         "run",
         "episodes",

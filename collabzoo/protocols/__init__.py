@@ -34,6 +34,8 @@ from collabzoo.protocols.discussion import DiscussionProtocol
 from collabzoo.protocols.parallel import ParallelProtocol
 from collabzoo.protocols.runner import (
     PROTOCOLS,
+    RATES,
+    episode_rates,
     get_protocol,
     make_team,
     run_episodes,
@@ -49,10 +51,12 @@ from collabzoo.protocols.single import (
     register_single_format,
     split_code,
     split_sections,
+    split_shared,
 )
 
 __all__ = [
     "PROTOCOLS",
+    "RATES",
     "Call",
     "CodeFormat",
     "CollaborationProtocol",
@@ -66,6 +70,7 @@ __all__ = [
     "TurnRecord",
     "agent_label",
     "ask",
+    "episode_rates",
     "format_for_roles",
     "get_protocol",
     "make_team",
@@ -73,5 +78,6 @@ __all__ = [
     "run_episodes",
     "split_code",
     "split_sections",
+    "split_shared",
     "summarize",
 ]

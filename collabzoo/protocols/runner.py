@@ -29,6 +29,8 @@ from collabzoo.protocols.single import SingleProtocol
 
 __all__ = [
     "PROTOCOLS",
+    "RATES",
+    "episode_rates",
     "get_protocol",
     "make_team",
     "run_episodes",
@@ -209,24 +211,28 @@ def _mean_std(values: Sequence[float]) -> dict[str, float]:
     return {"mean": mean, "std": math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))}
 
 
-#: Coding rates: summary name -> (where to look, the names it may have there). Components
-#: are looked up first, then the last turn's details.
-RATE_KEYS: dict[str, tuple[str, ...]] = {
-    "pass_rate": ("pass_rate", "passed_all", "all_passed", "solved"),
-    "cooperation_rate": ("cooperation_rate", "cooperation", "cooperated", "main_calls_aux"),
-}
+def episode_rates(record: EpisodeRecord) -> dict[str, float]:
+    """The coding rates of one episode, from its final turn (empty for other envs).
+
+    - ``pass_rate``: ``tests_passed / tests_total`` (infos of envs that run tests);
+    - ``pass_all_rate``: 1.0 when every test passed (pass@1 of the joint solution);
+    - ``cooperation_rate``: 1.0 when the ``aux_called`` reward component is positive (main
+      calls the helper's ``aux`` and a test passed).
+    """
+    if not record.turns:
+        return {}
+    last = record.turns[-1]
+    rates: dict[str, float] = {}
+    passed, total = last.details.get("tests_passed"), last.details.get("tests_total")
+    if isinstance(passed, int | float) and isinstance(total, int | float) and total > 0:
+        rates["pass_rate"] = min(passed, total) / total
+        rates["pass_all_rate"] = float(passed >= total)
+    if "aux_called" in last.reward_components:
+        rates["cooperation_rate"] = float(last.reward_components["aux_called"] > 0)
+    return rates
 
 
-def _rate(record: EpisodeRecord, names: tuple[str, ...]) -> float | None:
-    last = record.turns[-1] if record.turns else None
-    if last is None:
-        return None
-    for source in (last.reward_components, last.details):
-        for name in names:
-            value = source.get(name)
-            if isinstance(value, bool | int | float):
-                return float(value)
-    return None
+RATES = ("pass_rate", "pass_all_rate", "cooperation_rate")
 
 
 def summarize(records: Sequence[EpisodeRecord], **meta: Any) -> dict[str, Any]:
@@ -234,8 +240,8 @@ def summarize(records: Sequence[EpisodeRecord], **meta: Any) -> dict[str, Any]:
 
     Keys: ``episodes``, ``return_normalized``, ``reward``, ``return``, ``components``
     (``{name: {mean, std}}``), ``seconds_per_episode`` (each ``{mean, std}``), and for envs
-    that report them (coding) ``pass_rate`` and ``cooperation_rate`` (each ``{mean, std}``
-    over the episodes' final turns; see :data:`RATE_KEYS`). ``meta`` is copied in first.
+    that report them (coding) ``pass_rate``, ``pass_all_rate`` and ``cooperation_rate`` (each
+    ``{mean, std}`` over the episodes; see :func:`episode_rates`). ``meta`` is copied in first.
     """
     summary: dict[str, Any] = dict(meta)
     summary["episodes"] = len(records)
@@ -250,8 +256,9 @@ def summarize(records: Sequence[EpisodeRecord], **meta: Any) -> dict[str, Any]:
         n: _mean_std([r.reward_components[n] for r in records if n in r.reward_components])
         for n in names
     }
-    for rate, keys in RATE_KEYS.items():
-        values = [v for v in (_rate(r, keys) for r in records) if v is not None]
+    rates = [episode_rates(r) for r in records]
+    for rate in RATES:
+        values = [r[rate] for r in rates if rate in r]
         if values:
             summary[rate] = _mean_std(values)
     summary["turns"] = _mean_std([float(len(r.turns)) for r in records])

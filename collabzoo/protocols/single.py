@@ -9,17 +9,20 @@ adds one for other roles, and :class:`SectionFormat` is the default for any env.
 Env families:
 
 **Writing** (roles ``concise``/``detailed``, ``background``/``method``):
-:class:`SectionFormat`. The prompt is :data:`SECTION_INTRO`, then for each role a part
-``## Part k: the <role> part`` with that role's observation, then the instruction to answer
-with one header line ``### <ROLE>`` per part (:data:`SECTION_INSTRUCTIONS`). The parser
+:class:`SectionFormat`. The prompt is :data:`SECTION_INTRO`; the paragraphs every role's
+observation shares (the post or abstract, see :func:`split_shared`) once under
+``## Shared by every part``; for each role a part ``## Part k: the <role> part`` with the
+rest of that role's observation (its instructions); then the instruction to answer with one
+header line ``### <ROLE>`` per part (:data:`SECTION_INSTRUCTIONS`). The parser
 (:func:`split_sections`) takes the text under each role's header (``### Concise``,
 ``**Concise:**``, ``Concise summary:`` and ``CONCISE: text on the same line`` all count).
 Without any header it splits the answer at blank lines: the first paragraphs go to the first
 roles, the remaining ones together to the last role.
 
-**Coding** (roles ``helper``/``main``): :class:`CodeFormat`. The prompt shows both roles'
-observations and asks for ONE Python code block with the helper function ``aux`` and the
-main function. The parser (:func:`split_code`) takes the fenced code blocks (or the whole
+**Coding** (roles ``helper``/``main``): :class:`CodeFormat`. The prompt shows the shared
+paragraphs (the problem) once, then what each programmer was told, and asks for ONE Python
+code block with the helper function ``aux`` and the main function (:data:`CODE_INTRO`,
+:data:`CODE_INSTRUCTIONS`). The parser (:func:`split_code`) takes the fenced code blocks (or the whole
 answer when there are none), gives the top-level ``def aux`` to ``helper`` and every other
 top-level statement to ``main``; imports go to both. Code that does not parse is split at
 top-level ``def``/``class``/``@`` lines instead.
@@ -44,13 +47,14 @@ __all__ = [
     "register_single_format",
     "split_code",
     "split_sections",
+    "split_shared",
 ]
 
 SECTION_INTRO = (
     "You are writing alone what a team of {n} writers would write together: write every "
     "part yourself, and make the parts fit each other.\n"
 )
-SECTION_PART = "\n## Part {k}: the {role} part\n{observation}\n"
+SECTION_PART = "## Part {k}: the {role} part"
 SECTION_INSTRUCTIONS = (
     "\nAnswer with every part under its own header line, in this order and exactly this "
     "form:\n{headers}\n"
@@ -58,12 +62,49 @@ SECTION_INSTRUCTIONS = (
 CODE_INTRO = (
     "You are writing alone what a team of two programmers would write together: a helper "
     "function `{helper}` and the main function that calls it. The two programmers' "
-    "instructions follow.\n"
+    "instructions follow; you write both parts.\n"
 )
+CODE_PART = "## What the {role} programmer was told"
 CODE_INSTRUCTIONS = (
     "\nAnswer with ONE Python code block (```python ... ```) that defines both functions: "
     "first `def {helper}(...)`, then the main function, which calls `{helper}`.\n"
 )
+
+
+def split_shared(
+    observations: Mapping[str, str], roles: Sequence[str]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Paragraphs every role's observation contains, and each role's remaining paragraphs.
+
+    Paragraphs are blank-line separated. The shared ones (e.g. the post to summarise, the
+    problem to solve) keep the order of the first role's observation; shown once, they make
+    the single prompt half as long as the observations put side by side.
+
+    >>> split_shared({"a": "Do A.\n\nPOST", "b": "Do B.\n\nPOST"}, ["a", "b"])
+    (['POST'], {'a': ['Do A.'], 'b': ['Do B.']})
+    """
+    paragraphs = {
+        r: [p for p in re.split(r"\n\s*\n", observations[r].strip("\n")) if p.strip()]
+        for r in roles
+    }
+    if len(roles) < 2:
+        return [], paragraphs
+    common = set(paragraphs[roles[0]])
+    for r in roles[1:]:
+        common &= set(paragraphs[r])
+    shared = [p for p in dict.fromkeys(paragraphs[roles[0]]) if p in common]
+    return shared, {r: [p for p in paragraphs[r] if p not in common] for r in roles}
+
+
+def _parts_text(observations: Mapping[str, str], roles: Sequence[str], part_header: str) -> str:
+    shared, own = split_shared(observations, roles)
+    text = ""
+    if shared:
+        text += "\n## Shared by every part\n" + "\n\n".join(shared) + "\n"
+    for k, r in enumerate(roles, start=1):
+        body = "\n\n".join(own[r]) or "(nothing more)"
+        text += "\n" + part_header.format(k=k, role=r) + "\n" + body + "\n"
+    return text
 
 
 class SingleFormat:
@@ -142,10 +183,7 @@ class SectionFormat(SingleFormat):
     """One section per role under a ``### ROLE`` header (writing envs; the default)."""
 
     def prompt(self, observations: Mapping[str, str], roles: Sequence[str]) -> str:
-        parts = "".join(
-            SECTION_PART.format(k=k, role=r, observation=observations[r])
-            for k, r in enumerate(roles, start=1)
-        )
+        parts = _parts_text(observations, roles, SECTION_PART)
         headers = "\n".join(f"### {r.upper()}\n<the {r} part>" for r in roles)
         return (
             SECTION_INTRO.format(n=len(roles))
@@ -246,9 +284,7 @@ class CodeFormat(SingleFormat):
     helper_name: str = "aux"
 
     def prompt(self, observations: Mapping[str, str], roles: Sequence[str]) -> str:
-        parts = "".join(
-            f"\n## Instructions of the {r} programmer\n{observations[r]}\n" for r in roles
-        )
+        parts = _parts_text(observations, roles, CODE_PART)
         return (
             CODE_INTRO.format(helper=self.helper_name)
             + parts
