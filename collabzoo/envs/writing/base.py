@@ -31,7 +31,7 @@ __all__ = ["DATA_DIR", "WritingEnv"]
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 # Sentence tags of the arXiv summarization corpus, left in some abstracts.
-_SENTENCE_TAGS = re.compile(r"</?S>")
+_SENTENCE_TAGS = re.compile(r"(?:\s*</?S>\s*)+")
 
 
 class WritingEnv(TextCollabEnv):
@@ -88,7 +88,7 @@ class WritingEnv(TextCollabEnv):
         value = task.get(self.text_column)
         if isinstance(value, (list, tuple)):
             value = " ".join(str(part).strip() for part in value)
-        return _SENTENCE_TAGS.sub("", "" if value is None else str(value)).strip()
+        return _SENTENCE_TAGS.sub(" ", "" if value is None else str(value)).strip()
 
     def prompt(self, agent: str, task: Mapping[str, Any]) -> str:
         return self.templates[agent].format(text=self.source_text(task))
