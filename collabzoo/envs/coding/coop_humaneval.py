@@ -1,0 +1,129 @@
+"""CoopHumanEval: coding problems designed so that a helper function is natural.
+
+===================  ==========================================================
+Id                   ``collabzoo/CoopHumanEval-v0``
+Agents               ``("helper", "main")``
+Observation space    ``gymnasium.spaces.Text`` (the prompt; later turns add feedback)
+Action space         ``gymnasium.spaces.Text`` (any string: the agent's answer)
+Reward               joint, in ``[0, 4.0]``
+Import               ``collabzoo.make("collabzoo/CoopHumanEval-v0")``
+===================  ==========================================================
+
+Problems in HumanEval's schema whose solution splits naturally into a sub-step and the rest
+(a primality test, a bracket matcher, a merge, a distance...): the hub dataset
+``OpenMLRL/CoopHumanEval`` (82 problems) or the split bundled with collabzoo (20 problems
+written for this project, each canonical solution checked by the tests; origin in
+``data/NOTE.md``). Everything else -- agents, observations, code extraction, sandbox,
+reward, feedback, episode end -- is exactly as in ``collabzoo/HumanEval-v0``
+(:mod:`collabzoo.envs.coding.humaneval`); its docstring is the reference.
+
+Observations:
+    As in HumanEval-v0: ``helper`` is asked for ``def aux(...)`` only, ``main`` for the
+    entry point, told that ``aux`` exists; later turns add each agent's own code and the
+    feedback (static problems, the first failing test with expected vs actual).
+
+Actions:
+    Any string; code extracted as in HumanEval-v0 (the helper's ``aux`` wins over one that
+    ``main`` writes).
+
+Rewards (max 4.0, joint):
+    ``aux_defined`` 0.4, ``main_defined`` 0.6 (gate), ``syntax`` 0.5 (gate), ``tests``
+    passed/total in [0, 1], then, if a test passed and main calls ``aux``: ``aux_called``
+    0.5, ``beyond_wrapper`` 1.0 (main is not just ``return aux(...)``),
+    ``aux_return_ignored`` -0.5. A correct main that ignores ``aux`` scores 2.5.
+
+Episode End:
+    Termination after ``num_turns`` turns, or earlier when every test passes. No truncation.
+
+Arguments:
+    - ``dataset``: ``"bundled"`` (default, offline), ``"OpenMLRL/CoopHumanEval"`` (hub) or
+      a local ``.jsonl``/``.parquet`` path in the same schema.
+    - ``split``: ``"eval"`` = the first 16 problems, ``"train"`` = the others, ``"all"``.
+    - ``source_split``: the split of a hub or folder dataset to read (default ``"test"``).
+    - ``max_items``, ``num_turns``, ``render_mode``, ``max_workers``, ``sandbox_limits``,
+      ``pool``: as in HumanEval-v0.
+
+Version History:
+    - v0: initial release.
+
+>>> import collabzoo
+>>> env = collabzoo.make("collabzoo/CoopHumanEval-v0", split="all")
+>>> obs, _ = env.reset(options={"task_index": 6})
+>>> env.task["entry_point"]
+'list_gcd'
+>>> helper = "```python\\ndef aux(a, b):\\n    while b:\\n        a, b = b, a % b\\n    return a\\n```"
+>>> main = ("Using the helper:\\n```python\\ndef list_gcd(numbers):\\n    g = numbers[0]\\n"
+...         "    for x in numbers[1:]:\\n        g = aux(g, x)\\n    return g\\n```")
+>>> _, rewards, terminations, _, infos = env.step({"helper": helper, "main": main})
+>>> rewards["main"], infos["main"]["tests_passed"], terminations["main"]
+(4.0, 6, True)
+>>> env.close()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from collabzoo.envs.coding.base import REQUIRED_COLUMNS, CodingCollabEnv
+from collabzoo.envs.coding.sandbox import SandboxLimits, SandboxPool
+from collabzoo.envs.data import load_records
+
+__all__ = ["EVAL_SIZE", "SPLITS", "CoopHumanEvalEnv", "load_coop_humaneval"]
+
+BUNDLED_DIR = Path(__file__).parent / "data" / "coop_humaneval"
+HUB_ID = "OpenMLRL/CoopHumanEval"
+EVAL_SIZE = 16
+SPLITS = ("eval", "train", "all")
+
+
+def load_coop_humaneval(
+    dataset: str = "bundled",
+    split: str = "eval",
+    max_items: int | None = None,
+    source_split: str = "test",
+) -> list[dict[str, Any]]:
+    """The records of one CoopHumanEval split (see the module docstring for the arguments)."""
+    if max_items is not None and (isinstance(max_items, bool) or not isinstance(max_items, int)
+                                  or max_items < 1):
+        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown CoopHumanEval split {split!r}; the splits are {list(SPLITS)}")
+    records = load_records(dataset, "all" if dataset == "bundled" else source_split,
+                           bundled_dir=BUNDLED_DIR, required_columns=REQUIRED_COLUMNS)
+    chosen = {"eval": records[:EVAL_SIZE], "train": records[EVAL_SIZE:], "all": records}[split]
+    if not chosen:
+        raise ValueError(f"dataset {dataset!r} has no problem in split {split!r}")
+    return chosen[:max_items] if max_items is not None else chosen
+
+
+class CoopHumanEvalEnv(CodingCollabEnv):
+    """``collabzoo/CoopHumanEval-v0``; see the module docstring."""
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "coop_humaneval_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": True,
+    }
+
+    def __init__(
+        self,
+        dataset: str = "bundled",
+        split: str = "eval",
+        max_items: int | None = None,
+        num_turns: int = 1,
+        render_mode: str | None = None,
+        max_workers: int | None = None,
+        sandbox_limits: SandboxLimits | None = None,
+        pool: SandboxPool | None = None,
+        source_split: str = "test",
+    ) -> None:
+        self.dataset, self.split = dataset, split
+        super().__init__(
+            tasks=load_coop_humaneval(dataset, split, max_items, source_split),
+            num_turns=num_turns,
+            render_mode=render_mode,
+            max_workers=max_workers,
+            sandbox_limits=sandbox_limits,
+            pool=pool,
+        )
