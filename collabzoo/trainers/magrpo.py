@@ -306,7 +306,7 @@ class MAGRPOTrainer:
         metrics = self._step_metrics(tree, all_returns, advantages, batches, losses, kls,
                                      grad_norms, step_s, timing)
         self.step += 1
-        self._check_finite(finite, metrics)
+        self._count_bad_step(finite, metrics)
         return metrics
 
     def _agent_batches(self, tree: Rollout, credit: torch.Tensor) -> dict[str, list[AgentBatch]]:
@@ -382,13 +382,15 @@ class MAGRPOTrainer:
             scheduler.step()
         return norms
 
-    def _check_finite(self, finite: bool, metrics: dict[str, float]) -> None:
+    def _count_bad_step(self, finite: bool, metrics: dict[str, float]) -> None:
         if finite:
             self.bad_steps_in_a_row = 0
         else:
             self.bad_steps_in_a_row += 1
             self.skipped_steps += 1
         metrics["train/skipped_steps"] = float(self.skipped_steps)
+
+    def _raise_if_diverged(self) -> None:
         if self.bad_steps_in_a_row >= self.config.max_bad_steps:
             raise TrainingDiverged(
                 f"{self.bad_steps_in_a_row} steps in a row (up to step {self.step}) had a "
@@ -545,6 +547,7 @@ class MAGRPOTrainer:
                     evaluation = self.evaluate() if self.dist.main else {}
                     metrics.update(evaluation)
                 logger.log(metrics, self.step)
+                self._raise_if_diverged()
                 if bar is not None:
                     bar.update(1)
                     postfix = {"reward": f"{metrics['reward/mean']:.3f}",

@@ -1,0 +1,191 @@
+"""The MAGRPO trainer on the ``tiny`` model: parameters move, a learnable reward rises,
+non-finite steps are skipped, resuming is exact, the run folder is complete."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from trainer_fakes import DigitSumEnv, LengthRatioEnv
+
+from collabzoo.envs.core import Score
+from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer, TrainingDiverged
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+
+FAST = dict(batch_size=2, num_generations=4, max_new_tokens=8, progress_bar=False, report_to=())
+
+
+def _trainer(env=LengthRatioEnv, **overrides):
+    config = MAGRPOConfig(**{**FAST, **overrides})
+    return MAGRPOTrainer(env, model="tiny", config=config)
+
+
+def _snapshot(trainer):
+    return {(a, i): p.detach().clone() for a, pol in trainer.policies.items()
+            for i, p in enumerate(pol.trainable_parameters())}
+
+
+def test_every_parameter_changes_after_one_step_full_copies():
+    trainer = _trainer(steps=1, agent_sharing="copies", learning_rate=1e-3)
+    before = _snapshot(trainer)
+    metrics = trainer.training_step()
+    assert math.isfinite(metrics["loss/policy"]) and metrics["grad_norm"] > 0
+    after = _snapshot(trainer)
+    unchanged = [k for k in before if torch.equal(before[k], after[k])]
+    assert not unchanged, f"{len(unchanged)} of {len(before)} parameters did not change"
+
+
+def test_every_lora_parameter_changes():
+    # LoRA's B starts at 0, so A has no gradient at the first step: take two
+    trainer = _trainer(steps=2, agent_sharing="lora", learning_rate=1e-3)
+    shared = trainer.policies["short"].model is trainer.policies["long"].model
+    assert shared  # one frozen base, one adapter each
+    base = {n: p.detach().clone() for n, p in trainer.policies["short"].model.named_parameters()
+            if "lora_" not in n}
+    before = _snapshot(trainer)
+    trainer.training_step()
+    trainer.training_step()
+    after = _snapshot(trainer)
+    assert all(not torch.equal(before[k], after[k]) for k in before)
+    for n, p in trainer.policies["short"].model.named_parameters():
+        if "lora_" not in n:
+            assert torch.equal(base[n], p), f"frozen base parameter {n} changed"
+
+
+def test_learnable_reward_rises():
+    """Joint reward 1 / (1 + |len(long)/len(short) - 2|): the agents must coordinate lengths."""
+    trainer = _trainer(steps=30, batch_size=4, agent_sharing="copies", learning_rate=1e-3, seed=0)
+    history = trainer.train()
+    rewards = [r["reward/mean"] for r in history]
+    first, last = np.mean(rewards[:10]), np.mean(rewards[-10:])
+    assert last > first + 0.08, f"reward did not rise: first 10 steps {first:.3f}, last 10 {last:.3f}"
+
+
+def _step_gradients(**overrides):
+    """The gradients one training step accumulates (the optimizer update is replaced)."""
+    trainer = _trainer(steps=1, agent_sharing="copies", **overrides)
+    grads = {}
+
+    def capture():
+        for agent, policy in trainer.policies.items():
+            grads[agent] = [p.grad.clone() for p in policy.trainable_parameters()]
+            policy.model.zero_grad(set_to_none=True)
+        return {agent: 1.0 for agent in trainer.policies}
+
+    trainer._update = capture
+    trainer.training_step()
+    return grads
+
+
+@pytest.mark.parametrize("aggregation", ["token-mean", "seq-sum"])
+def test_micro_batches_accumulate_the_full_batch_gradient(aggregation):
+    small = _step_gradients(micro_batch_size=1, loss_aggregation=aggregation)
+    large = _step_gradients(micro_batch_size=64, loss_aggregation=aggregation)
+    for agent in small:
+        for g1, g2 in zip(small[agent], large[agent], strict=True):
+            assert torch.allclose(g1, g2, rtol=1e-4, atol=1e-7)
+
+
+class NanEnv(LengthRatioEnv):
+    def score(self, task, actions):
+        return Score(reward=float("nan"))
+
+
+def test_nan_loss_skips_steps_then_stops(tmp_path):
+    trainer = _trainer(NanEnv, steps=10, max_bad_steps=3, output_dir=str(tmp_path))
+    before = _snapshot(trainer)
+    with pytest.raises(TrainingDiverged, match="3 steps in a row"):
+        trainer.train()
+    assert all(torch.equal(v, _snapshot(trainer)[k]) for k, v in before.items())
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["train/skipped_steps"] for r in records] == [1.0, 2.0, 3.0]
+    assert records[0]["loss/policy"] is None  # nan is written as null
+
+
+def test_resume_equals_straight_run(tmp_path):
+    common = dict(seed=3, learning_rate=1e-3, save_every=2, keep_checkpoints=None)
+    straight = _trainer(steps=4, output_dir=str(tmp_path / "straight"), **common)
+    straight.train()
+    first = _trainer(steps=2, output_dir=str(tmp_path / "resumed"), **common)
+    first.train()
+    assert (tmp_path / "resumed" / "checkpoints" / "step-2" / "trainer_state.json").exists()
+    resumed = _trainer(steps=4, output_dir=str(tmp_path / "resumed"), **common)
+    resumed.train(resume=True)
+    assert resumed.step == 4
+    a, b = _snapshot(straight), _snapshot(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed parameters differ from a straight run"
+    for agent in straight.agents:
+        sa = straight.optimizers[agent].state_dict()["state"]
+        sb = resumed.optimizers[agent].state_dict()["state"]
+        assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
+    steps = [json.loads(line)["step"] for line in
+             (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_half_written_checkpoint_is_ignored(tmp_path):
+    trainer = _trainer(steps=2, output_dir=str(tmp_path), save_every=1)
+    trainer.train()
+    ckpts = tmp_path / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["step-1", "step-2"]
+    (ckpts / "step-3.tmp").mkdir()  # a save killed half-way
+    (ckpts / "step-4").mkdir()  # or a folder without its final trainer_state.json
+    from collabzoo.trainers.checkpoint import latest_checkpoint
+
+    assert latest_checkpoint(ckpts).name == "step-2"
+
+
+def test_run_folder_layout(tmp_path):
+    out = tmp_path / "run"
+    trainer = _trainer(steps=2, output_dir=str(out), eval_every=1, eval_tasks=2, save_every=2,
+                       report_to=("tensorboard",), eval_split="test")
+    history = trainer.train()
+    assert (out / "metrics.jsonl").exists() and (out / "config.yaml").exists()
+    assert (out / "reward_curve.png").stat().st_size > 1000
+    assert any((out / "tensorboard").iterdir())
+    assert (out / "checkpoints" / "step-2" / "agents" / "short").is_dir()
+    assert sorted(p.name for p in (out / "agents").iterdir()) == ["long", "short"]
+    assert "eval/reward/mean" in history[-1] and "eval/reward/ratio" in history[-1]
+    for key in ("reward/mean", "reward/ratio", "return_normalized", "advantage/std",
+                "loss/policy", "grad_norm", "completion/mean_length", "frac_reward_zero_std",
+                "perf/tokens_per_s", "perf/step_s"):
+        assert key in history[0], key
+
+
+def test_evaluate_is_repeatable_and_leaves_training_rng_alone():
+    trainer = _trainer(steps=1, eval_tasks=3)
+    state = torch.get_rng_state()
+    first = trainer.evaluate()
+    assert torch.equal(state, torch.get_rng_state())
+    assert trainer.evaluate() == first
+
+
+def test_multi_turn_cross_step_runs():
+    trainer = _trainer(DigitSumEnv, steps=1, joint_mode="cross", num_generations=2,
+                       batch_size=1, max_new_tokens=4)
+    trainer.env = DigitSumEnv(num_turns=2)
+    metrics = trainer.training_step()
+    assert metrics["rollout/nodes"] == 1 + 4  # root + one child per joint action
+    assert "reward/turn_2" in metrics and "rollout/frac_early_stop" in metrics
+
+
+def test_policy_count_must_match_the_agents():
+    from collabzoo.agents import load_policy
+
+    with pytest.raises(ValueError, match="2 agents .* but 1 policies"):
+        MAGRPOTrainer(LengthRatioEnv, policies=[load_policy("tiny")], config=MAGRPOConfig(**FAST))
+    with pytest.raises(ValueError, match="missing \\['long'\\]"):
+        MAGRPOTrainer(LengthRatioEnv, policies={"short": load_policy("tiny")},
+                      config=MAGRPOConfig(**FAST))
+
+
+def test_shared_parameters_are_refused():
+    from collabzoo.agents import load_policy
+
+    policy = load_policy("tiny")
+    with pytest.raises(ValueError, match="share trainable parameters"):
+        MAGRPOTrainer(LengthRatioEnv, policies=[policy, policy], config=MAGRPOConfig(**FAST))
