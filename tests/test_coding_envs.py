@@ -1,0 +1,141 @@
+"""The coding envs through the PettingZoo API: contract, multi-turn feedback, batching, copies."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from pettingzoo.test import parallel_api_test
+
+import collabzoo
+from collabzoo.envs.coding.coop_humaneval import load_coop_humaneval
+from collabzoo.envs.coding.humaneval import load_humaneval
+from collabzoo.envs.coding.sandbox import Candidate, SandboxLimits, SandboxPool, TestCase
+from collabzoo.envs.core import step_batch
+
+IDS = ["collabzoo/HumanEval-v0", "collabzoo/CoopHumanEval-v0"]
+LIMITS = SandboxLimits(test_timeout=2.0, budget=6.0)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with SandboxPool(max_workers=2, limits=LIMITS) as p:
+        yield p
+
+
+def make(env_id, pool, **kwargs):
+    return collabzoo.make(env_id, pool=pool, **kwargs)
+
+
+HELPER = "```python\ndef aux(a, b):\n    return abs(a - b)\n```"
+MAIN_OK = ("def has_close_elements(numbers, threshold):\n"
+           "    return any(aux(a, b) < threshold\n"
+           "               for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
+MAIN_WRONG = "def has_close_elements(numbers, threshold):\n    return aux(0, 0)\n"  # 0
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_parallel_api(env_id, pool):
+    env = make(env_id, pool, max_items=2, num_turns=2)
+    parallel_api_test(env, num_cycles=4)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_seeded_episodes_repeat(env_id, pool):
+    def run(seed):
+        env = make(env_id, pool, num_turns=2)
+        obs, _ = env.reset(seed=seed)
+        out = [obs]
+        for _ in range(2):
+            if not env.agents:
+                break
+            actions = {a: env.action_space(a).sample() for a in env.agents}
+            out.append(env.step(actions)[:2])
+        return out
+    assert run(3) == run(3)
+
+
+def test_splits_and_bad_arguments():
+    assert [len(load_humaneval(split=s)) for s in ("eval", "train", "all")] == [32, 132, 164]
+    assert load_humaneval(split="train")[0]["task_id"] == "HumanEval/32"
+    assert [len(load_coop_humaneval(split=s)) for s in ("eval", "train", "all")] == [16, 4, 20]
+    with pytest.raises(ValueError, match="split"):
+        load_humaneval(split="test")
+    with pytest.raises(ValueError, match="max_items"):
+        load_coop_humaneval(max_items=0)
+
+
+def test_prompts_roles_and_no_cross_visibility(pool):
+    env = make("collabzoo/HumanEval-v0", pool, num_turns=2)
+    obs, _ = env.reset(options={"task_index": 0})
+    helper, main = (" ".join(obs[a].split()) for a in ("helper", "main"))
+    assert "def aux(...)" in helper and "Do not write `has_close_elements`" in helper
+    assert "do not define `aux` yourself" in main and "has_close_elements" in main
+    obs, *_ = env.step({"helper": HELPER + "\n# HELPER-MARK", "main": MAIN_WRONG})
+    assert "HELPER-MARK" in obs["helper"] and "HELPER-MARK" not in obs["main"]
+
+
+def test_multi_turn_feedback_then_early_end(pool):
+    env = make("collabzoo/HumanEval-v0", pool, num_turns=3)
+    env.reset(options={"task_index": 0})
+    obs, rewards, terms, truncs, infos = env.step({"helper": HELPER, "main": MAIN_WRONG})
+    info = infos["main"]
+    assert not any(terms.values()) and not any(truncs.values())
+    assert info["tests_total"] == 7 and 0 < info["tests_passed"] < 7
+    assert info["first_failure"]["details"] == "expected True, got 0"
+    assert info["first_failure"]["test"].startswith("assert candidate(")
+    # a thin wrapper: 0.4 + 0.6 + 0.5 + passed/7 + 0.5 (called) + 0 (thin wrapper)
+    assert rewards["main"] == pytest.approx(2.0 + info["tests_passed"] / 7)
+    assert info["reward_components"]["beyond_wrapper"] == 0.0
+    for agent in env.agents:
+        assert "First failing test:" in obs[agent] and "expected True, got 0" in obs[agent]
+    assert MAIN_WRONG.strip() in obs["main"] and "only returns `aux(...)`" in obs["main"]
+    obs, rewards, terms, *_ = env.step({"helper": HELPER, "main": MAIN_OK})
+    assert rewards == {"helper": 4.0, "main": 4.0}
+    assert all(terms.values()) and env.agents == []
+    with pytest.raises(RuntimeError):
+        env.step({"helper": HELPER, "main": MAIN_OK})
+
+
+def test_odd_actions_never_raise(pool):
+    env = make("collabzoo/HumanEval-v0", pool)
+    for helper, main in [("", ""), ("é€😀" * 100, "\x00"), ("x" * 1_000_000, "```"),
+                         ("def aux(:", "def has_close_elements(:\n")]:
+        env.reset(options={"task_index": 0})
+        _, rewards, *_ , infos = env.step({"helper": helper, "main": main})
+        assert rewards["main"] in (0.0, 0.4) and not infos["main"]["tests_run"]
+
+
+def test_bad_inputs_raise_clear_errors(pool):
+    env = make("collabzoo/CoopHumanEval-v0", pool)
+    env.reset(options={"task_index": 0})
+    with pytest.raises(ValueError, match="missing"):
+        env.step({"helper": ""})
+    with pytest.raises(ValueError, match="must be a str"):
+        env.step({"helper": "", "main": 3})
+
+
+def test_step_batch_scores_in_parallel_and_matches_step(pool):
+    env = make("collabzoo/HumanEval-v0", pool, num_turns=2)
+    env.reset(options={"task_index": 0})
+    branches = [copy.deepcopy(env) for _ in range(4)]
+    assert all(b.pool is pool and b.tasks is env.tasks for b in branches)
+    actions = [{"helper": HELPER, "main": m}
+               for m in (MAIN_OK, MAIN_WRONG, "nothing", MAIN_OK.replace("aux(a, b)", "abs(a - b)"))]
+    batched = [out[1]["main"] for out in step_batch(branches, actions)]
+    assert batched == [4.0, pytest.approx(2.0 + 3 / 7), 0.4, 2.5]
+    single = copy.deepcopy(env)
+    assert single.step(actions[1])[1]["main"] == batched[1]
+    # branches are independent: the original env has not moved
+    assert env.turn == 0 and all(b.turn == 1 for b in branches)
+
+
+def test_close_only_by_owner(pool):
+    env = collabzoo.make("collabzoo/CoopHumanEval-v0", max_workers=1)
+    branch = copy.deepcopy(env)
+    branch.close()  # a copy never closes the shared pool
+    env.reset(options={"task_index": 0})
+    assert env.step({"helper": "", "main": ""})[1]["main"] == 0.0
+    env.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        env.pool.run(Candidate("x = 1\n", (TestCase("pass"),)))
