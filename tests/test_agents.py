@@ -214,6 +214,14 @@ def test_stop_strings_cut_text_and_mask():
     assert "\nUser:" not in policy.tokenizer.decode(ids[: kept - 1])
     assert (s.completion_ids[0, kept:] == policy.pad_token_id).all()
 
+    # only completion text counts: a stop string straddling the prompt does not stop the row
+    policy = load_policy("tiny", device="cpu", chat_template=False)
+    ids = policy.tokenizer(": fine, thanks", add_special_tokens=False)["input_ids"]
+    force_tokens(policy, [ids])
+    config = SamplingConfig(max_new_tokens=len(ids), stop_strings=("\nUser:",))
+    s = policy.sample(["hi\nUser"], 1, config)
+    assert s.texts == [": fine, thanks"] and s.completion_mask.all()
+
 
 def test_log_probs_equal_naive_and_generation_scores(policy):
     s = policy.sample(PROMPTS, 2, SAMPLING)

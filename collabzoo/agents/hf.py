@@ -7,7 +7,8 @@ for N agents sharing one frozen base model); the constructor takes an already lo
   (left padding, KV cache). Row ``i * n + j`` is sample j of prompt i. A completion ends at
   the first EOS token or stop string; the mask is 1 up to and including that token, 0 after
   it, and ids after it are the pad id. ``texts`` are cut at EOS and BEFORE the stop string
-  (the stop string itself is not part of the text, as in OpenAI-compatible APIs).
+  (the stop string itself is not part of the text, as in OpenAI-compatible APIs). Only the
+  completion's own text is searched for stop strings, never text straddling the prompt.
 - **Log-probabilities** (:meth:`HFPolicy.log_probs`): one forward over prompt + completion
   with ``logits_to_keep`` (no logits for prompt positions) and the same position ids as
   generation used; then the chosen token's logit minus ``logsumexp``, a few rows at a time
@@ -225,7 +226,10 @@ class HFPolicy:
 
         gen_kwargs: dict[str, Any] = {}
         if sampling.stop_strings:
-            gen_kwargs["tokenizer"] = self.tokenizer
+            from transformers import StoppingCriteriaList
+
+            stop = _StopStrings(self.tokenizer, sampling.stop_strings, prompt_ids.shape[1])
+            gen_kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
         with self._adapter_active(), _seeded(sampling.seed, device):
             out = self.model.generate(
                 input_ids=prompt_ids,
@@ -408,8 +412,6 @@ class HFPolicy:
                 top_p=sampling.top_p,
                 top_k=sampling.top_k,  # 0 disables (None would mean transformers' default 50)
             )
-        if sampling.stop_strings:
-            kwargs["stop_strings"] = list(sampling.stop_strings)
         return GenerationConfig(**kwargs)
 
     def _texts(
@@ -451,6 +453,28 @@ class HFPolicy:
                 for p in params:
                     p.requires_grad_(True)
         yield
+
+
+class _StopStrings:
+    """Stopping criterion: a row is done once its COMPLETION text holds a stop string.
+
+    Unlike transformers' ``stop_strings``, text that straddles the prompt never matches, so
+    stopping agrees with the cut :meth:`HFPolicy._texts` makes afterwards. Each step decodes
+    only the last few tokens: a byte-level token holds at least one byte, so a stop string of
+    L characters (at most 4L bytes) lies within the last 4L + 1 tokens.
+    """
+
+    def __init__(self, tokenizer: Any, stop_strings: Sequence[str], prompt_length: int) -> None:
+        self.tokenizer = tokenizer
+        self.stop_strings = [s for s in stop_strings if s]
+        self.prompt_length = prompt_length
+        self.window = 4 * max((len(s) for s in self.stop_strings), default=0) + 1
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+        tail = input_ids[:, self.prompt_length :][:, -self.window :]
+        texts = self.tokenizer.batch_decode(tail, skip_special_tokens=True)
+        done = [any(s in text for s in self.stop_strings) for text in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def _first_stop(text: str, stop_strings: Sequence[str]) -> int | None:
