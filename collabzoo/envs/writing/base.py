@@ -88,7 +88,8 @@ class WritingEnv(TextCollabEnv):
         value = task.get(self.text_column)
         if isinstance(value, (list, tuple)):
             value = " ".join(str(part).strip() for part in value)
-        return _SENTENCE_TAGS.sub(" ", "" if value is None else str(value)).strip()
+        text = "" if value is None else str(value)
+        return (_SENTENCE_TAGS.sub(" ", text) if "S>" in text else text).strip()
 
     def prompt(self, agent: str, task: Mapping[str, Any]) -> str:
         return self.templates[agent].format(text=self.source_text(task))

@@ -178,15 +178,15 @@ TRANSITION_WORDS: Mapping[str, tuple[str, ...]] = {
 
 _WORD = re.compile(r"\w+")
 
-# Index of TRANSITION_WORDS for matching on word tokens: single words in one dict, phrases
-# keyed by their first word (each with the categories it belongs to).
+# Index of TRANSITION_WORDS for matching on word tokens: single words in one dict; phrases
+# keyed by their first word, each as (its other words, " w1 w2 ... ", its categories).
 _SINGLE: dict[str, frozenset[str]] = {}
-_PHRASES: dict[str, dict[tuple[str, ...], frozenset[str]]] = {}
+_PHRASES: dict[str, tuple[tuple[frozenset[str], str, frozenset[str]], ...]] = {}
 
 
 def _build_index() -> None:
     singles: dict[str, set[str]] = {}
-    phrases: dict[str, dict[tuple[str, ...], set[str]]] = {}
+    phrases: dict[tuple[str, ...], set[str]] = {}
     for category, entries in TRANSITION_WORDS.items():
         for entry in entries:
             words = tuple(entry.split())
@@ -195,9 +195,13 @@ def _build_index() -> None:
             if len(words) == 1:
                 singles.setdefault(entry, set()).add(category)
             else:
-                phrases.setdefault(words[0], {}).setdefault(words, set()).add(category)
+                phrases.setdefault(words, set()).add(category)
     _SINGLE.update({w: frozenset(c) for w, c in singles.items()})
-    _PHRASES.update({f: {p: frozenset(c) for p, c in d.items()} for f, d in phrases.items()})
+    by_first: dict[str, list[tuple[frozenset[str], str, frozenset[str]]]] = {}
+    for words, categories in phrases.items():
+        entry = (frozenset(words[1:]), f" {' '.join(words)} ", frozenset(categories))
+        by_first.setdefault(words[0], []).append(entry)
+    _PHRASES.update({first: tuple(entries) for first, entries in by_first.items()})
 
 
 _build_index()
@@ -249,12 +253,12 @@ def _categories_of_tokens(tokens: list[str], present: frozenset[str]) -> set[str
         found |= _SINGLE[word]
     joined: str | None = None
     for first in present.intersection(_PHRASES):
-        for phrase, categories in _PHRASES[first].items():
-            if categories <= found or not present.issuperset(phrase[1:]):
+        for others, padded, categories in _PHRASES[first]:
+            if categories <= found or not others <= present:
                 continue  # nothing new to find, or a word of the phrase is absent
             if joined is None:
                 joined = f" {' '.join(tokens)} "
-            if f" {' '.join(phrase)} " in joined:
+            if padded in joined:
                 found |= categories
     return found
 
