@@ -110,8 +110,8 @@ _PRELOAD = (
 )
 _WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 _CLEAN_PATH = "/usr/local/bin:/usr/bin:/bin"
-_RECORD = struct.Struct(">cI")  # tag, payload length
-_MAX_RECORDS_BYTES = 65_536
+_RECORD = struct.Struct(">cII")  # tag, test index, payload length
+_MAX_RECORDS_BYTES = 1 << 20
 
 
 # ====================================================================== public data types
@@ -671,6 +671,18 @@ def _set_subreaper() -> None:  # pragma: no cover - server side
 
 
 class _ServerState:  # pragma: no cover - runs in the server process
+    """Runs candidates, one at a time, in the server process.
+
+    For a candidate, the server forks a *program process*: it confines itself (session,
+    limits, uid, environment, directory), runs the candidate's program once, then waits for
+    orders on a control pipe. For test ``j`` the server sends ``j`` and a fresh nonce; the
+    program process forks a *test process* that runs test ``j`` in a copy of the program's
+    namespace and, only if the test statement completed, writes the nonce back on the
+    verdict pipe. The program process then reports that the test process exited. A test
+    that times out, or a program process that dies, is replaced by a fresh program process
+    for the remaining tests, after everything the candidate started has been killed.
+    """
+
     def __init__(self, limits, mode, uid, base, outdir, devnull, clean_builtins) -> None:
         self.limits, self.mode, self.uid = limits, mode, uid
         self.base, self.outdir, self.devnull = base, outdir, devnull
@@ -685,125 +697,130 @@ class _ServerState:  # pragma: no cover - runs in the server process
         os.mkdir(workdir, 0o700)
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
-        outcomes: list[dict] = []
-        program_failure: dict | None = None
+        compiled = []
+        for setup, source in tests:
+            try:
+                compiled.append((compile(setup, "<test-setup>", "exec"),
+                                 compile(source, "<test>", "exec"), source))
+            except (SyntaxError, ValueError) as error:
+                compiled.append((None, None, f"bad test: {error}"))
+        outcomes: list[dict | None] = [None] * len(tests)
+        out_path = os.path.join(self.outdir, "out")
+        outfd = os.open(out_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         try:
-            for i, (setup, source) in enumerate(tests):
-                if program_failure is not None:
-                    outcomes.append({**program_failure, "status": "program", "seconds": 0.0})
-                    continue
-                left = budget_end - time.monotonic()
-                if left <= 0.01:
-                    outcomes.append({"passed": False, "status": "budget",
-                                     "error": "time budget of the candidate spent"})
-                    continue
-                outcome, program_done = self.run_test(
-                    program, setup, source, workdir, i, min(self.limits.test_timeout, left)
-                )
-                outcomes.append(outcome)
-                if not outcome["passed"] and not program_done:
-                    # the program itself failed or hung before any test ran: the same
-                    # would happen in every other test, so they are not run
-                    program_failure = {k: outcome[k] for k in ("passed", "error", "output")}
-                    program_failure["details"] = "the program failed before this test ran"
+            j = 0
+            while j < len(tests):
+                j = self._program_session(program, compiled, j, outcomes, workdir, outfd,
+                                          budget_end)
         finally:
+            self.kill_everything()
+            os.close(outfd)
+            os.unlink(out_path)
             _remove_tree(workdir)
         return {"tests": outcomes, "seconds": time.monotonic() - start}
 
-    def run_test(self, program, setup, source, workdir, index, timeout) -> tuple[dict, bool]:
-        nonce = os.urandom(16)
-        out_path = os.path.join(self.outdir, str(index))
-        outfd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    def _program_session(self, program, compiled, first, outcomes, workdir, outfd,
+                         budget_end) -> int:
+        """Start a program process and run tests from ``first`` on; returns the next test."""
+        if budget_end - time.monotonic() <= 0.01:
+            for j in range(first, len(compiled)):
+                outcomes[j] = _outcome("budget", "time budget of the candidate spent")
+            return len(compiled)
+        ctl_r, ctl_w = os.pipe()
         rfd, wfd = os.pipe()
-        try:
-            setup_code = compile(setup, "<test-setup>", "exec")
-            test_code = compile(source, "<test>", "exec")
-        except (SyntaxError, ValueError) as error:
-            os.close(rfd), os.close(wfd), os.close(outfd)
-            return {"passed": False, "status": "error", "error": f"bad test: {error}"}, True
-        start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            _test_process(program, setup_code, test_code, source, nonce, wfd, outfd,
-                          self.devnull, workdir, self.limits, self.uid, timeout,
-                          self.clean_builtins)
+            os.close(ctl_w)
+            os.close(rfd)
+            _program_process(program, compiled, ctl_r, wfd, outfd, self.devnull, workdir,
+                             self.limits, self.uid, self.clean_builtins)
+        os.close(ctl_r)
         os.close(wfd)
-        os.close(outfd)
-        data, status, timed_out = self._watch(pid, rfd, start + timeout)
-        seconds = time.monotonic() - start
-        self.kill_everything()
-        records = _parse_records(data)
-        passed = (
-            not timed_out and status == 0
-            and any(tag == b"P" and payload == nonce for tag, payload in records)
-        )
-        program_done = any(tag == b"D" for tag, _ in records)
-        outcome = {"passed": passed, "seconds": seconds, "error": "", "details": "",
-                   "output": ""}
-        if passed:
-            outcome["status"] = "passed"
-        else:
-            texts = {tag: payload.decode("utf-8", "replace")[:2000] for tag, payload in records
-                     if tag in (b"F", b"E")}
-            outcome["error"] = texts.get(b"F", "")
-            outcome["details"] = texts.get(b"E", "")
-            if timed_out:
-                outcome["status"] = "timeout"
-                outcome["error"] = outcome["error"] or f"timed out after {timeout:.2f} s"
-            elif status is not None and os.WIFSIGNALED(status):
-                sig = os.WTERMSIG(status)
-                outcome["status"] = "killed"
-                outcome["error"] = outcome["error"] or f"killed by {signal.Signals(sig).name}"
-            else:
-                outcome["status"] = "failed"
-                if not outcome["error"]:
-                    code = os.WEXITSTATUS(status) if status is not None else None
-                    outcome["error"] = f"exited (status {code}) before the test completed"
-            outcome["output"] = _read_head(out_path, self.limits.output_chars)
-        os.unlink(out_path)
-        return outcome, program_done
-
-    def _watch(self, pid: int, rfd: int, deadline: float) -> tuple[bytes, int | None, bool]:
-        """Collect the test's records until it exits or the deadline passes."""
-        buf = bytearray()
         pidfd = os.pidfd_open(pid)
-        watch = [rfd, pidfd]
-        status, timed_out = None, False
+        reader = _RecordReader(rfd, pidfd, pid)
+        program_done = False
+        j = first
         try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    timed_out = True
-                    break
-                ready = select.select(watch, [], [], left)[0]
-                if rfd in ready:
-                    chunk = os.read(rfd, 65536)
-                    if not chunk or len(buf) >= _MAX_RECORDS_BYTES:
-                        watch.remove(rfd)  # EOF, or flooding: stop listening
-                    buf += chunk[: max(0, _MAX_RECORDS_BYTES - len(buf))]
-                if pidfd in ready:
-                    _, status = os.waitpid(pid, 0)
-                    break
-            if status is not None and rfd in watch:
-                os.set_blocking(rfd, False)
-                while len(buf) < _MAX_RECORDS_BYTES:
-                    try:
-                        chunk = os.read(rfd, 65536)
-                    except BlockingIOError:
-                        break
-                    if not chunk:
-                        break
-                    buf += chunk
+            while j < len(compiled):
+                setup_code, test_code, source = compiled[j]
+                if setup_code is None:
+                    outcomes[j] = _outcome("error", source)
+                    j += 1
+                    continue
+                left = budget_end - time.monotonic()
+                if left <= 0.01:
+                    outcomes[j] = _outcome("budget", "time budget of the candidate spent")
+                    j += 1
+                    continue
+                timeout = min(self.limits.test_timeout, left)
+                os.ftruncate(outfd, 0)
+                nonce = os.urandom(16)
+                began = time.monotonic()
+                try:
+                    os.write(ctl_w, j.to_bytes(4, "big") + nonce)
+                except OSError:  # the program process is gone
+                    pass
+                verdict = reader.wait_for(j, began + timeout)
+                program_done = program_done or reader.program_done
+                passed = verdict.get("P") == nonce
+                outcome = {"passed": passed, "status": "passed" if passed else "failed",
+                           "error": "", "details": "", "output": "",
+                           "seconds": time.monotonic() - began}
+                if not passed:
+                    outcome["error"] = verdict.get("F", "")
+                    outcome["details"] = verdict.get("E", "")
+                    outcome["output"] = _read_fd_head(outfd, self.limits.output_chars)
+                    self._explain(outcome, verdict, reader, timeout, program_done)
+                outcomes[j] = outcome
+                j += 1
+                if reader.broken or "X" not in verdict:
+                    break  # timed out, program process dead or channel flooded: start afresh
+            else:
+                return j
         finally:
+            os.close(ctl_w)
             os.close(pidfd)
             os.close(rfd)
-        return bytes(buf[:_MAX_RECORDS_BYTES]), status, timed_out
+            self.kill_everything()
+        if not program_done:
+            # the program itself failed or hung before its first test: every other test
+            # would see the same, so they are not run
+            failed = outcomes[j - 1]
+            for k in range(j, len(compiled)):
+                outcomes[k] = {**failed, "status": "program", "seconds": 0.0,
+                               "details": "the program failed before this test ran"}
+            return len(compiled)
+        return j
+
+    @staticmethod
+    def _explain(outcome, verdict, reader, timeout, program_done) -> None:
+        status = verdict.get("X")
+        if reader.timed_out:
+            outcome["status"] = "timeout"
+            outcome["error"] = outcome["error"] or f"timed out after {timeout:.2f} s"
+        elif status is not None and os.WIFSIGNALED(status):
+            outcome["status"] = "killed"
+            name = signal.Signals(os.WTERMSIG(status)).name
+            outcome["error"] = outcome["error"] or f"killed by {name}"
+        elif reader.program_status is not None and os.WIFSIGNALED(reader.program_status):
+            outcome["status"] = "killed"
+            name = signal.Signals(os.WTERMSIG(reader.program_status)).name
+            outcome["error"] = outcome["error"] or f"killed by {name}"
+        elif not outcome["error"]:
+            if status is not None:
+                code = os.WEXITSTATUS(status)
+            elif reader.program_status is not None:
+                code = os.WEXITSTATUS(reader.program_status)
+            else:
+                code = None
+            where = "the test" if program_done else "the program"
+            outcome["error"] = f"exited (status {code}) before {where} completed"
 
     def kill_everything(self) -> None:
-        """SIGKILL every process a test started (escaped grandchildren too) and reap them.
+        """SIGKILL every process the candidate started (escaped grandchildren too), reap them.
 
         Orphans are re-parented to the server (PID 1 of the namespace, or a subreaper), so
-        "no child left" means nothing the test started is alive.
+        "no child left" means nothing the candidate started is alive.
         """
         if _reap_all():
             return
@@ -820,6 +837,89 @@ class _ServerState:  # pragma: no cover - runs in the server process
             if _reap_all():
                 return
             time.sleep(0.001)
+
+
+def _outcome(status: str, error: str) -> dict:
+    return {"passed": False, "status": status, "error": error, "details": "", "output": "",
+            "seconds": 0.0}
+
+
+class _RecordReader:  # pragma: no cover - server side
+    """Reads ``tag | test index | length | payload`` records from the verdict pipe."""
+
+    def __init__(self, rfd: int, pidfd: int, pid: int) -> None:
+        self.rfd, self.pidfd, self.pid = rfd, pidfd, pid
+        self.buf = bytearray()
+        self.records: dict[int, dict] = {}
+        self.program_done = False
+        self.program_status: int | None = None
+        self.broken = False  # malformed or flooded channel: no later verdict is read
+        self.timed_out = False
+        self.eof = False
+
+    def wait_for(self, index: int, deadline: float) -> dict:
+        """Records of test ``index`` once its exit is reported, the program process died
+        (what it sent is taken) or the deadline passed (then ``timed_out``)."""
+        self.timed_out = False
+        while not self.broken:
+            self._parse()
+            if "X" in self.records.get(index, {}):
+                break
+            if self.program_status is not None:
+                self._drain()
+                self._parse()
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.timed_out = True
+                break
+            watch = [self.pidfd] if self.eof else [self.rfd, self.pidfd]
+            ready = select.select(watch, [], [], left)[0]
+            if self.rfd in ready:
+                self._read_once()
+            if self.pidfd in ready:
+                _, self.program_status = os.waitpid(self.pid, 0)
+        return self.records.pop(index, {})
+
+    def _read_once(self) -> bool:
+        try:
+            chunk = os.read(self.rfd, 65536)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            self.eof = True
+            return False
+        if len(self.buf) + len(chunk) > _MAX_RECORDS_BYTES:
+            self.broken = True  # flooding: stop listening
+            return False
+        self.buf += chunk
+        return True
+
+    def _drain(self) -> None:
+        os.set_blocking(self.rfd, False)
+        while not self.eof and not self.broken and self._read_once():
+            pass
+
+    def _parse(self) -> None:
+        while len(self.buf) >= _RECORD.size:
+            tag, index, n = _RECORD.unpack_from(self.buf, 0)
+            if tag not in b"DPFEX" or len(tag) != 1 or n > 8192:
+                self.broken = True
+                return
+            if len(self.buf) < _RECORD.size + n:
+                return
+            payload = bytes(self.buf[_RECORD.size:_RECORD.size + n])
+            del self.buf[:_RECORD.size + n]
+            if tag == b"D":
+                self.program_done = True
+                continue
+            got = self.records.setdefault(index, {})
+            if tag == b"P":
+                got.setdefault("P", payload)
+            elif tag == b"X":
+                got["X"] = int.from_bytes(payload[:4], "big") if len(payload) >= 4 else 0
+            else:
+                got.setdefault(tag.decode(), payload.decode("utf-8", "replace")[:2000])
 
 
 def _reap_all() -> bool:
@@ -881,49 +981,39 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, onerror=make_writable)
 
 
-def _read_head(path: str, n: int) -> str:
+def _read_fd_head(fd: int, n: int) -> str:  # pragma: no cover - server side
     try:
-        with open(path, "rb") as f:
-            data = f.read(n * 4)
+        size = os.fstat(fd).st_size
+        data = os.pread(fd, n * 4, 0)
     except OSError:
         return ""
     text = data.decode("utf-8", "replace")
-    size = os.path.getsize(path) if os.path.exists(path) else len(data)
     if len(text) > n or size > len(data):
         return text[:n] + "... [truncated]"
     return text
 
 
-def _parse_records(data: bytes) -> list[tuple[bytes, bytes]]:
-    """Split ``tag | length | payload`` records; stop at the first malformed one."""
-    out, pos = [], 0
-    while pos + _RECORD.size <= len(data):
-        tag, n = _RECORD.unpack_from(data, pos)
-        pos += _RECORD.size
-        if tag not in (b"D", b"P", b"F", b"E") or pos + n > len(data):
-            break
-        out.append((tag, data[pos:pos + n]))
-        pos += n
-    return out
+def _program_process(program, compiled, ctl_fd, wfd, outfd, devnull, workdir, limits, uid,
+                     clean_builtins):  # pragma: no cover - the candidate's process
+    """Confine this process, run the program, then fork one test process per order.
 
-
-def _test_process(program, setup_code, test_code, source, nonce, wfd, outfd, devnull, workdir,
-                  limits, uid, timeout, clean_builtins):  # pragma: no cover - test process
-    """The forked test process: confine itself, run program + test, report, exit.
-
-    Everything used after the candidate's code ran is bound to a local first.
+    Everything used after the candidate's code ran is bound to a local first, so patching
+    ``builtins``, ``os`` or this module changes nothing here. Never returns.
     """
-    exit_, write, exec_, dict_, base_exc = os._exit, os.write, exec, dict, BaseException
-    settrace, setprofile = sys.settrace, sys.setprofile
+    exit_, write, read, fork, waitpid, close = (os._exit, os.write, os.read, os.fork,
+                                                os.waitpid, os.close)
+    exec_, dict_, base_exc, pack = exec, dict, BaseException, _RECORD.pack
+    settrace, setprofile, report = sys.settrace, sys.setprofile, _report_failure
     try:
         os.setsid()
         os.dup2(devnull, 0)
         os.dup2(outfd, 1)
         os.dup2(outfd, 2)
         os.dup2(wfd, 3)
-        os.closerange(4, 1 << 16)
+        os.dup2(ctl_fd, 4)
+        os.closerange(5, 1 << 16)
         os.chdir(workdir)
-        _limit_resources(limits, timeout)
+        _limit_resources(limits, limits.test_timeout)
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # over the file/output limit: killed
         if uid is not None:
             os.setgroups([])
@@ -931,60 +1021,87 @@ def _test_process(program, setup_code, test_code, source, nonce, wfd, outfd, dev
             os.setresuid(uid, uid, uid)
         os.environ.clear()
         os.environ.update(PATH=_CLEAN_PATH, HOME=workdir, TMPDIR=workdir, LANG="C.UTF-8")
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - the server's pipe is gone
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 is now the output file
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         sys.stdin = open(0, closefd=False)  # noqa: SIM115
-        pass_record = _RECORD.pack(b"P", len(nonce)) + nonce
-        done_record = _RECORD.pack(b"D", 0)
-        del nonce
-        test_builtins = dict_(clean_builtins)
+        pristine = dict_(clean_builtins)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         code = compile(program, "<candidate>", "exec")
     except base_exc as error:
         try:
-            write(3, _record(b"F", f"sandbox setup: {type(error).__name__}: {error}"))
+            write(3, _record(b"F", 0, f"sandbox setup: {type(error).__name__}: {error}"))
         finally:
             exit_(70)
-    stage = "program"
+
+    def next_order():
+        order = b""
+        while len(order) < 20:
+            chunk = read(4, 20 - len(order))
+            if not chunk:
+                return None
+            order += chunk
+        return order
+
+    order = next_order()
+    if order is None:
+        exit_(0)
     try:
         exec_(code, namespace)
-        write(3, done_record)
-        stage = "test"
-        settrace(None)
-        setprofile(None)
-        test_namespace = dict_(namespace)
-        test_namespace["__builtins__"] = test_builtins
-        exec_(setup_code, test_namespace)
-        exec_(test_code, test_namespace)
-        write(3, pass_record)
-        exit_(0)
     except base_exc as error:
         try:
-            _report_failure(error, stage, source, locals().get("test_namespace"))
+            report(error, "program", "", None, int.from_bytes(order[:4], "big"))
         finally:
             exit_(1)
-    finally:
-        exit_(1)
+    write(3, pack(b"D", 0, 0))
+    while order is not None:
+        index, nonce = int.from_bytes(order[:4], "big"), order[4:]
+        pid = fork()
+        if pid == 0:  # the test process
+            stage, test_namespace, source = "setup", None, ""
+            try:
+                close(4)
+                settrace(None)
+                setprofile(None)
+                setup_code, test_code, source = compiled[index]
+                test_namespace = dict_(namespace)
+                test_namespace["__builtins__"] = dict_(pristine)
+                exec_(setup_code, test_namespace)
+                stage = "test"
+                exec_(test_code, test_namespace)
+                write(3, pack(b"P", index, 16) + nonce)
+                exit_(0)
+            except base_exc as error:
+                try:
+                    report(error, stage, source, test_namespace, index)
+                finally:
+                    exit_(1)
+            finally:
+                exit_(1)
+        _, status = waitpid(pid, 0)
+        write(3, pack(b"X", index, 4) + status.to_bytes(4, "big"))
+        order = next_order()
+    exit_(0)
 
 
-def _record(tag: bytes, text: str) -> bytes:
-    payload = text.encode("utf-8", "replace")[:4000]
-    return _RECORD.pack(tag, len(payload)) + payload
+def _record(tag: bytes, index: int, text: str) -> bytes:
+    payload = text.encode("utf-8", "replace")[:2000]
+    return _RECORD.pack(tag, index, len(payload)) + payload
 
 
-def _report_failure(error, stage, source, namespace) -> None:  # pragma: no cover
+def _report_failure(error, stage, source, namespace, index) -> None:  # pragma: no cover
     """Best effort, from the untrusted process: the exception, and expected vs actual."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except BaseException:
             pass
-    where = "while running the program" if stage == "program" else ""
+    where = {"program": " while running the program",
+             "setup": " in the test's setup"}.get(stage, "")
     try:
-        message = f"{type(error).__name__}: {error}"[:1000]
+        message = f"{type(error).__name__}: {error}"[:1000].rstrip()
     except BaseException:
         message = "an exception that cannot be printed"
-    os.write(3, _record(b"F", f"{message} {where}".strip()))
+    os.write(3, _record(b"F", index, f"{message}{where}"))
     if stage != "test" or not isinstance(error, AssertionError) or namespace is None:
         return
     try:
@@ -1000,7 +1117,7 @@ def _report_failure(error, stage, source, namespace) -> None:  # pragma: no cove
         left = eval(compile(ast.Expression(cmp.left), "<test>", "eval"), namespace)
         right = eval(compile(ast.Expression(cmp.comparators[0]), "<test>", "eval"), namespace)
         os.write(3, _record(
-            b"E", f"expected {_short_repr(right)}, got {_short_repr(left)}"
+            b"E", index, f"expected {_short_repr(right)}, got {_short_repr(left)}"
         ))
     except BaseException:
         pass
