@@ -229,7 +229,7 @@ def test_feedback_names_unmet_levels_for_each_agent():
     for fb in (fb_detailed, fb_concise):
         assert fb.startswith(f"The team's joint reward was {rewards['concise']:.2f} of 3.0.")
         assert "Vocabulary: " in fb and "aim for at least 2x" in fb
-        assert "Not scored until the level above is met: coherence, consistency." in fb
+        assert "Not scored until the levels above are met: coherence, consistency." in fb
     assert "Use a wider range of words." in fb_detailed
     # each agent sees its own answer, not the other's
     assert detailed in obs["detailed"] and detailed not in obs["concise"]

@@ -90,7 +90,7 @@ Expand the following scientific abstract into part of a paper's introduction.
 The team's joint reward was 0.00 of 3.0.
 - Length in words: your background section had 4 words; each text needs 128-256.
 - Length in words: the method section had 5 words; each text needs 128-256.
-- Not scored until the level above is met: length ratio, vocabulary, coherence, consistency.
+- Not scored until the levels above are met: length ratio, vocabulary, coherence, consistency.
 """
 
 from __future__ import annotations

@@ -181,7 +181,7 @@ class WritingEnv(TextCollabEnv):
             )
         if skipped:
             lines.append(
-                "Not scored until the level above is met: "
+                "Not scored until the levels above are met: "
                 + ", ".join(level.replace("_", " ") for level in skipped)
                 + "."
             )
