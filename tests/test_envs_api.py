@@ -30,6 +30,7 @@ def _scripted_actions(env, step):
     return {a: texts[(step + i) % len(texts)] for i, a in enumerate(env.agents)}
 
 
+@pytest.mark.filterwarnings("ignore:.*ignores unknown options")  # the API test passes a dummy option
 def test_parallel_api(env_id):
     env = make_offline(env_id)
     parallel_api_test(env, num_cycles=10)
