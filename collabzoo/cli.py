@@ -78,6 +78,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     import collabzoo
     from collabzoo.agents.base import SamplingConfig
     from collabzoo.agents.specs import AgentSpecError, build_agents
+    from collabzoo.envs.data import DatasetUnavailableError
     from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
     from collabzoo.envs.registration import UnknownEnvError
     from collabzoo.evaluation.results import EpisodeWriter, summary_table, write_results
@@ -88,6 +89,9 @@ def _run_eval(args: argparse.Namespace) -> int:
         env = collabzoo.make(args.env, **env_kwargs)
     except (UnknownEnvError, EnvKwargsError) as error:
         print(f"collabzoo eval: {error}", file=sys.stderr)
+        return 2
+    except (DatasetUnavailableError, ValueError, TypeError) as error:  # the env's own checks
+        print(f"collabzoo eval: cannot make {args.env}: {error}", file=sys.stderr)
         return 2
     roles = list(env.possible_agents)
     sampling = SamplingConfig(
@@ -214,6 +218,99 @@ def _run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train(subparsers: argparse._SubParsersAction) -> None:
+    from collabzoo.trainers.config import config_help  # light: no torch
+
+    p = subparsers.add_parser(
+        "train",
+        help="train one LLM agent per env role with MAGRPO",
+        description=(
+            "Train agents with MAGRPO on a registered env and write the run folder: "
+            "metrics.jsonl, config.yaml, tensorboard/, reward_curve.png, checkpoints/step-N/ "
+            "and the final agents under agents/<role>/. Resume a run with --resume."
+        ),
+        epilog=config_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--env", help="env id, e.g. collabzoo/TLDR-v0")
+    p.add_argument("--model", nargs="+", metavar="MODEL",
+                   help="tiny, smollm2-135m, a hub id or a folder; one for every role "
+                        "(homogeneous) or one per role in the env's order (heterogeneous)")
+    p.add_argument("--steps", type=int, help="training steps (config field steps)")
+    p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="env constructor arguments, e.g. dataset=bundled split=train num_turns=2")
+    p.add_argument("--config", metavar="FILE.yaml",
+                   help="config fields as a YAML mapping (may also hold env, model, env_kwargs)")
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", dest="overrides",
+                   help="override config fields (listed below), e.g. num_generations=8")
+    p.add_argument("--output", metavar="DIR", help="the run folder, e.g. runs/demo")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the run in DIR from its newest checkpoint")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import typing
+
+    import yaml
+
+    from collabzoo.envs.data import DatasetUnavailableError
+    from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
+    from collabzoo.envs.registration import UnknownEnvError
+    from collabzoo.trainers.config import MAGRPOConfig, parse_overrides
+
+    def fail(message: str) -> int:
+        print(f"collabzoo train: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        overrides = parse_overrides(args.overrides, typing.get_type_hints(MAGRPOConfig),
+                                    "config field")
+        if args.steps is not None:
+            overrides["steps"] = args.steps
+        if args.resume:
+            if args.env or args.model or args.env_kwargs or args.config:
+                return fail("--resume continues a run as its config.yaml says: give only "
+                            "--steps and --set with it")
+            from collabzoo.trainers.magrpo import MAGRPOTrainer
+
+            trainer = MAGRPOTrainer.from_run(args.resume, **overrides)
+            trainer.train(resume=True)
+            print(f"resumed {args.resume} to step {trainer.step}")
+            return 0
+        values: dict = {}
+        if args.config:
+            with open(args.config, encoding="utf-8") as f:
+                values = yaml.safe_load(f) or {}
+            if not isinstance(values, dict):
+                return fail(f"{args.config} must hold a mapping of config fields")
+            values = dict(values.get("config", values))  # a run's config.yaml works too
+        env_id = args.env or values.pop("env", None)
+        model = args.model or values.pop("model", None)
+        file_env_kwargs = values.pop("env_kwargs", None) or {}
+        if not env_id or not model or not (args.output or values.get("output_dir")):
+            return fail("give --env, --model and --output (or --resume DIR)")
+        env_kwargs = {**file_env_kwargs, **parse_env_kwargs(env_id, args.env_kwargs)}
+        if args.output:
+            values["output_dir"] = args.output
+        config = MAGRPOConfig.from_dict({**values, **overrides})
+    except (UnknownEnvError, EnvKwargsError, ValueError, OSError) as error:
+        return fail(str(error))
+
+    from collabzoo.trainers.magrpo import MAGRPOTrainer
+
+    try:
+        trainer = MAGRPOTrainer(env_id, env_kwargs=env_kwargs,
+                                model=model[0] if isinstance(model, list) and len(model) == 1
+                                else model, config=config)
+    except (DatasetUnavailableError, ValueError, TypeError) as error:
+        return fail(f"cannot set up training: {error}")
+    trainer.train()
+    print(f"wrote {config.output_dir}/: metrics.jsonl, config.yaml, tensorboard/, "
+          "reward_curve.png, agents/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collabzoo",
@@ -221,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_envs(subparsers)
+    _add_train(subparsers)
     _add_eval(subparsers)
     _add_plot(subparsers)
     return parser

@@ -56,8 +56,8 @@ SECTION_INTRO = (
 )
 SECTION_PART = "## Part {k}: the {role} part"
 SECTION_INSTRUCTIONS = (
-    "\nAnswer with every part under its own header line, in this order and exactly this "
-    "form:\n{headers}\n"
+    "\nWrite every part, in this order, each under its own header line: {steps}. "
+    "Write nothing else."
 )
 CODE_INTRO = (
     "You are writing alone what a team of two programmers would write together: a helper "
@@ -184,12 +184,8 @@ class SectionFormat(SingleFormat):
 
     def prompt(self, observations: Mapping[str, str], roles: Sequence[str]) -> str:
         parts = _parts_text(observations, roles, SECTION_PART)
-        headers = "\n".join(f"### {r.upper()}\n<the {r} part>" for r in roles)
-        return (
-            SECTION_INTRO.format(n=len(roles))
-            + parts
-            + SECTION_INSTRUCTIONS.format(headers=headers)
-        )
+        steps = ", then ".join(f"the line ### {r.upper()} and the {r} part" for r in roles)
+        return SECTION_INTRO.format(n=len(roles)) + parts + SECTION_INSTRUCTIONS.format(steps=steps)
 
     def parse(self, answer: str, roles: Sequence[str]) -> dict[str, str]:
         return split_sections(answer, roles)
