@@ -114,6 +114,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     except AgentSpecError as error:
         print(f"collabzoo eval: {error}", file=sys.stderr)
         return 2
+    except (OSError, RuntimeError) as error:  # a model that cannot be found or loaded
+        print(f"collabzoo eval: cannot load the agents {args.agents}: {error}", file=sys.stderr)
+        return 2
     if args.protocol != "single" and len(agents) not in (1, len(roles)):
         print(
             f"collabzoo eval: {len(agents)} agents for the roles {roles}: give one agent for "

@@ -248,6 +248,7 @@ def test_eval_defaults_to_one_episode_per_task_and_progress_bar(tmp_path, capsys
         ),
         (["--env", TOY_ID, "--agents", "random", "random", "random"], "3 agents for the roles"),
         (["--env", TOY_ID, "--agents", "openai:localhost#m"], "must start with http"),
+        (["--env", TOY_ID, "--agents", "hf:/nonexistent/model"], "cannot load the agents"),
     ],
 )
 def test_eval_errors_are_clear(tmp_path, capsys, argv_tail, message):
