@@ -107,6 +107,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--paper", action="store_true", help="the paper's models and setting (GPU)")
     p.add_argument("--output", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--work", default=str(ROOT / "results" / "paper_table"))
+    p.add_argument(
+        "--from-json",
+        default=None,
+        metavar="PATH",
+        help="run nothing: redraw the table and chart from a paper_table.json",
+    )
     args = p.parse_args(argv)
     if args.paper:
         args.writing_model = "Qwen/Qwen3-1.7B"
@@ -151,12 +157,17 @@ def train_team(env_id: str, model: str, args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        write_outputs(
+            Path(args.output), saved["summaries"], saved["setting"], saved.get("title", "")
+        )
+        return 0
     import torch
 
     import collabzoo
     from collabzoo.agents.base import SamplingConfig
     from collabzoo.agents.specs import build_agents
-    from collabzoo.evaluation.plots import bar_chart
     from collabzoo.protocols import run_episodes, summarize
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -217,11 +228,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         env.close()
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    table = comparison_table(
-        summaries, label=lambda s: f"{s['env'].split('/')[-1]} · {s['row']}", components=False
-    )
     setting = (
         f"Models: writing `{args.writing_model}`, coding `{args.coding_model}` ({args.dtype}); "
         f"data: {args.data}; {args.episodes or 'all'} episodes per row (eval split items "
@@ -240,6 +246,19 @@ def main(argv: list[str] | None = None) -> int:
         + f"; seed {args.seed}; {platform.machine()}, {os.cpu_count()} cores, "
         f"{(time.time() - started) / 60:.1f} min in all."
     )
+    title = f"writing: {args.writing_model}, coding: {args.coding_model}"
+    write_outputs(Path(args.output), summaries, setting, title)
+    return 0
+
+
+def write_outputs(out: Path, summaries: list[dict], setting: str, title: str) -> None:
+    """``paper_table.md``, ``paper_table.json`` and ``paper_table.png`` in ``out``."""
+    from collabzoo.evaluation.plots import bar_chart
+
+    out.mkdir(parents=True, exist_ok=True)
+    table = comparison_table(
+        summaries, label=lambda s: f"{s['env'].split('/')[-1]} · {s['row']}", components=False
+    )
     (out / "paper_table.md").write_text(
         "# Protocols vs. MAGRPO (benchmarks/paper_table.py)\n\n"
         + setting
@@ -251,21 +270,19 @@ def main(argv: list[str] | None = None) -> int:
         encoding="utf-8",
     )
     (out / "paper_table.json").write_text(
-        json.dumps({"setting": setting, "summaries": summaries}, indent=2, default=repr) + "\n",
+        json.dumps(
+            {"setting": setting, "title": title, "summaries": summaries}, indent=2, default=repr
+        )
+        + "\n",
         encoding="utf-8",
     )
     groups: dict[str, dict[str, tuple[float, float]]] = {}
     for s in summaries:
         stat = s["return_normalized"]
         groups.setdefault(s["env"].split("/")[-1], {})[s["row"]] = (stat["mean"], stat["std"])
-    bar_chart(
-        groups,
-        out / "paper_table.png",
-        title=f"writing: {args.writing_model}, coding: {args.coding_model}",
-    )
+    bar_chart(groups, out / "paper_table.png", title=title)
     print(table)
     print(f"wrote {out / 'paper_table.md'}, paper_table.json, paper_table.png")
-    return 0
 
 
 if __name__ == "__main__":

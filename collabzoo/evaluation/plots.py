@@ -152,6 +152,13 @@ def bar_chart(
         means = [0.0 if math.isnan(bars[b][0]) else bars[b][0] for b in names]
         stds = [0.0 if math.isnan(bars[b][1]) else bars[b][1] for b in names]
         ax.bar(range(len(names)), means, yerr=stds, capsize=3, color="#4C72B0")
+        top = max([m + sd for m, sd in zip(means, stds, strict=True)] + [0.1])
+        low = min(means + [0.0])
+        span = top - low
+        ax.set_ylim(low - 0.05 * span if low < 0 else 0.0, top + 0.15 * span)
+        for x, (name, m, sd) in enumerate(zip(names, means, stds, strict=True)):
+            text = "n/a" if math.isnan(bars[name][0]) else f"{m:.2f}"
+            ax.text(x, m + sd + 0.02 * span, text, ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=35, ha="right", fontsize=8)
         ax.set_title(group, fontsize=10)
