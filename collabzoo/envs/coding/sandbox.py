@@ -30,7 +30,9 @@ the weaker ones warn once):
 ``"setuid"`` (root without namespaces)
     Same privilege drop; the server is a child subreaper and ends everything the test
     started by ``kill(-1, SIGKILL)`` from a helper running as the sandbox uid. No network
-    isolation, and ``/tmp`` is shared (writable by the sandbox uid).
+    isolation, and ``/tmp`` is shared (writable by the sandbox uid). If the interpreter lives
+    under a private directory (e.g. ``/root/.pyenv``), only modules the server preloaded
+    can be imported (``"namespace"`` mode shows the standard library read-only instead).
 ``"userns"`` (not root, unprivileged user namespaces allowed)
     PID, network and mount namespaces as in ``"namespace"``, with every inherited mount
     made read-only (bind remount, inside the namespace only); no uid drop is possible.
