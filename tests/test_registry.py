@@ -56,9 +56,17 @@ def test_unknown_id_without_close_match_points_to_listing():
 
 def test_duplicate_registration_is_an_error():
     with pytest.raises(ValueError, match="already registered"):
-        collabzoo.register(TOY_ID, "toy_env:GuessEnv")
+        collabzoo.register(TOY_ID, "toy_env:OtherEnv", agents=("alpha", "beta"))
     with pytest.raises(ValueError, match="already registered"):
         collabzoo.register("collabzoo/TLDR-v0", "toy_env:GuessEnv")
+
+
+def test_identical_registration_is_a_no_op():
+    info = collabzoo.envs.spec(TOY_ID)
+    again = collabzoo.register(
+        TOY_ID, info.entry_point, agents=info.agents, description=info.description
+    )
+    assert again == info and collabzoo.envs.spec(TOY_ID) is info
 
 
 def test_malformed_entry_point_is_an_error():

@@ -76,16 +76,22 @@ def register(
         kwargs: Default keyword arguments of the entry point.
 
     Raises:
-        ValueError: ``id`` is already registered (here or in PettingZoo's registry).
+        ValueError: ``id`` is already registered (here or in PettingZoo's registry) with a
+            different entry point, agents, description or kwargs. Registering the identical
+            env again is a no-op, so importing a registering module twice is harmless.
     """
-    if id in _INFOS or id in pettingzoo.parallel_registry:
-        raise ValueError(
-            f"env id {id!r} is already registered; choose another id or bump its version"
-        )
     if isinstance(entry_point, str) and entry_point.count(":") != 1:
         raise ValueError(f"entry_point must look like 'package.module:attr', got {entry_point!r}")
-    pettingzoo.register("parallel", id, entry_point, kwargs=dict(kwargs or {}))
     info = EnvInfo(id, entry_point, tuple(agents), description, dict(kwargs or {}))
+    if _INFOS.get(id) == info:
+        # the same module imported twice (e.g. by a doctest collector): nothing to do
+        return info
+    if id in _INFOS or id in pettingzoo.parallel_registry:
+        raise ValueError(
+            f"env id {id!r} is already registered with another entry point; "
+            "choose another id or bump its version"
+        )
+    pettingzoo.register("parallel", id, entry_point, kwargs=dict(kwargs or {}))
     _INFOS[id] = info
     return info
 

@@ -74,7 +74,7 @@ CODE_INSTRUCTIONS = (
 def split_shared(
     observations: Mapping[str, str], roles: Sequence[str]
 ) -> tuple[list[str], dict[str, list[str]]]:
-    """Paragraphs every role's observation contains, and each role's remaining paragraphs.
+    r"""Paragraphs every role's observation contains, and each role's remaining paragraphs.
 
     Paragraphs are blank-line separated. The shared ones (e.g. the post to summarise, the
     problem to solve) keep the order of the first role's observation; shown once, they make
