@@ -182,6 +182,8 @@ _WORD = re.compile(r"\w+")
 # keyed by their first word, each as (its other words, " w1 w2 ... ", its categories).
 _SINGLE: dict[str, frozenset[str]] = {}
 _PHRASES: dict[str, tuple[tuple[frozenset[str], str, frozenset[str]], ...]] = {}
+_SINGLE_KEYS: set[str] = set()  # set & set iterates the smaller one: faster than set & dict
+_PHRASE_KEYS: set[str] = set()
 
 
 def _build_index() -> None:
@@ -202,6 +204,8 @@ def _build_index() -> None:
         entry = (frozenset(words[1:]), f" {' '.join(words)} ", frozenset(categories))
         by_first.setdefault(words[0], []).append(entry)
     _PHRASES.update({first: tuple(entries) for first, entries in by_first.items()})
+    _SINGLE_KEYS.update(_SINGLE)
+    _PHRASE_KEYS.update(_PHRASES)
 
 
 _build_index()
@@ -243,16 +247,17 @@ def content_words(words: frozenset[str] | set[str]) -> frozenset[str]:
 
 def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
     """``|a & b| / |a | b|``, and 0.0 when both sets are empty (the reference returns 1.0)."""
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
+    common = len(a & b)
+    union = len(a) + len(b) - common
+    return common / union if union else 0.0
 
 
 def _categories_of_tokens(tokens: list[str], present: frozenset[str]) -> set[str]:
     found: set[str] = set()
-    for word in present.intersection(_SINGLE):
+    for word in present & _SINGLE_KEYS:
         found |= _SINGLE[word]
     joined: str | None = None
-    for first in present.intersection(_PHRASES):
+    for first in present & _PHRASE_KEYS:
         for others, padded, categories in _PHRASES[first]:
             if categories <= found or not others <= present:
                 continue  # nothing new to find, or a word of the phrase is absent
