@@ -235,9 +235,11 @@ class TextCollabEnv(ParallelEnv):
         self.history = {a: [] for a in self.agents}
         task = self.task
         self._observations = {a: self.prompt(a, task) for a in self.agents}
-        self._transcript = [f"=== {self.metadata['name']} task {index} ==="]
-        for a in self.agents:
-            self._transcript.append(f"--- {a} observation ---\n{self._observations[a]}")
+        self._transcript = []
+        if self.render_mode == "ansi":  # built only when someone can render it
+            self._transcript.append(f"=== {self.metadata['name']} task {index} ===")
+            for a in self.agents:
+                self._transcript.append(f"--- {a} observation ---\n{self._observations[a]}")
         self._was_reset = True
         infos = {a: {"turn": 0, "task_index": index} for a in self.agents}
         return dict(self._observations), infos
@@ -314,13 +316,14 @@ class TextCollabEnv(ParallelEnv):
             }
         for a in agents:
             self._observations[a] = self._history_observation(a)
-        self._transcript.append(f"=== turn {self.turn} ===")
-        for a in agents:
-            self._transcript.append(f"--- {a} action ---\n{actions[a]}")
-        self._transcript.append(
-            f"--- joint reward {reward:.4f} / {self.reward_max:g} "
-            f"{ {k: round(v, 4) for k, v in score.components.items()} } ---"
-        )
+        if self.render_mode == "ansi":
+            self._transcript.append(f"=== turn {self.turn} ===")
+            for a in agents:
+                self._transcript.append(f"--- {a} action ---\n{actions[a]}")
+            self._transcript.append(
+                f"--- joint reward {reward:.4f} / {self.reward_max:g} "
+                f"{ {k: round(v, 4) for k, v in score.components.items()} } ---"
+            )
         observations = {a: self._observations[a] for a in agents}
         rewards = {a: reward for a in agents}
         terminations = {a: finished for a in agents}
