@@ -31,8 +31,6 @@ from collabzoo.agents import (  # noqa: E402
 )
 from collabzoo.agents.hf import completion_mask, selective_log_softmax  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
-
 PROMPTS = ["hello world", "def add(a, b):", "TL;DR: the writer wants a quiet evening at home"]
 SAMPLING = SamplingConfig(max_new_tokens=12, seed=0)
 
@@ -313,6 +311,17 @@ def test_full_policy_save_load_round_trip_and_reference(tmp_path):
     assert rebuilt.sample(PROMPTS, 2, SAMPLING).texts == policy.sample(PROMPTS, 2, SAMPLING).texts
     with pytest.raises(RuntimeError, match="keep_reference"):
         fresh.log_probs(s, reference=True)
+
+
+def test_load_policy_from_a_model_folder(tmp_path):
+    model, tokenizer = models.build_tiny(seed=3)
+    model.save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    policy = load_policy(str(tmp_path / "m"), device="cpu")
+    reference = HFPolicy(model, tokenizer)
+    s = reference.sample(PROMPTS, 1, SAMPLING)
+    torch.testing.assert_close(policy.log_probs(s), reference.log_probs(s))
+    assert policy.spec == {"spec": str(tmp_path / "m")}
 
 
 def test_shared_base_adapters_are_independent(tmp_path):

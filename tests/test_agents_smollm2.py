@@ -21,10 +21,7 @@ from collabzoo.agents import (  # noqa: E402
     models,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +34,7 @@ def gguf_path():
 
 def test_smollm2_loads_from_the_cached_conversion(gguf_path):
     policy = load_policy("smollm2-135m", device="cpu")
-    folder = models.convert_gguf(gguf_path, "smollm2-135m-instruct")
+    folder = models.convert_gguf(gguf_path)
     assert folder.parent == models.cache_dir() / "models"
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
     # the second load reads the folder; nothing is converted again
@@ -45,6 +42,10 @@ def test_smollm2_loads_from_the_cached_conversion(gguf_path):
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
     assert next(again.model.parameters()).dtype == torch.bfloat16
     assert not list(folder.parent.glob(f".{folder.name}.tmp-*"))
+    # a path to the .gguf file shares the same conversion
+    by_path = load_policy(str(gguf_path), device="cpu", chat_template=False)
+    assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
+    assert not by_path.chat_template
 
     # the chat template survived the conversion
     assert policy.chat_template

@@ -38,6 +38,7 @@ Register your own short names with :func:`register_model`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -45,7 +46,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -294,7 +296,8 @@ def _build_gguf(
 
 
 def _build_smollm2(*, dtype: torch.dtype, seed: int) -> tuple[Any, Any]:
-    return _build_gguf(smollm2_gguf_path(), "smollm2-135m-instruct", dtype=dtype, seed=seed)
+    # named after the file, so that load_policy("<path>.gguf") shares the conversion
+    return _build_gguf(smollm2_gguf_path(), None, dtype=dtype, seed=seed)
 
 
 def _build_tiny(*, dtype: torch.dtype, seed: int) -> tuple[Any, Any]:
@@ -425,7 +428,8 @@ def load_policy(
     name = adapter_name or "agent0"
     with torch.random.fork_rng(devices=_rng_devices(model)):
         torch.manual_seed(seed)
-        peft_model = get_peft_model(model, lora.to_peft_config(), adapter_name=name)
+        with _quiet_peft():
+            peft_model = get_peft_model(model, lora.to_peft_config(), adapter_name=name)
     return HFPolicy(peft_model, tokenizer, adapter_name=name, spec=base_spec, **options)
 
 
@@ -469,6 +473,14 @@ def load_policies(
     return policies
 
 
+@contextlib.contextmanager
+def _quiet_peft() -> Iterator[None]:
+    # peft calls a transformers method deprecated in v5; the warning is not the user's business
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+        yield
+
+
 def _rng_devices(model: Any) -> list[torch.device]:
     device = next(model.parameters()).device
     return [device] if device.type == "cuda" else []
@@ -491,7 +503,8 @@ def _add_adapter(
     config = lora.to_peft_config() if lora is not None else model.peft_config[base.adapter_name]
     with torch.random.fork_rng(devices=_rng_devices(model)):
         torch.manual_seed(seed)
-        model.add_adapter(name, config)
+        with _quiet_peft():
+            model.add_adapter(name, config)
     options = {k: v for k, v in options.items() if v is not None}
     options.setdefault("chat_template", base.chat_template)
     options.setdefault("sampling", base.sampling)
