@@ -20,7 +20,7 @@ Entry points (what the trainer and the CLI call)::
 
 Specs understood by :func:`load_policy`:
 
-- ``"tiny"``: a random-initialised Llama (~1.4M parameters: hidden 256, 2 layers, 4 heads,
+- ``"tiny"``: a random-initialised Llama (0.62M parameters: hidden 128, 2 layers, 4 heads,
   vocab ~1k) with a byte-level BPE tokenizer trained on ``agents/data/tiny_corpus.txt`` at
   load (deterministic, ~0.05 s). Same ``seed``, same weights. For tests and smoke runs; its
   text is noise.
@@ -230,7 +230,7 @@ def build_tiny(
     *,
     seed: int = 0,
     dtype: torch.dtype = torch.float32,
-    hidden_size: int = 256,
+    hidden_size: int = 128,
     num_layers: int = 2,
     num_heads: int = 4,
     intermediate_size: int = 512,
