@@ -103,8 +103,16 @@ def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
 
 
 def _adapter_parameters(model: torch.nn.Module, adapter_name: str) -> list[torch.nn.Parameter]:
-    """The parameters of one peft adapter (names contain ``.<adapter_name>.``)."""
-    return [p for name, p in model.named_parameters() if adapter_name in name.split(".")[:-1]]
+    """The parameters of one peft adapter: ``...lora_A.<adapter_name>.weight`` and the like."""
+    params = []
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        if any(
+            part == adapter_name and (owner.startswith("lora_") or owner == "modules_to_save")
+            for owner, part in zip(parts, parts[1:], strict=False)
+        ):
+            params.append(p)
+    return params
 
 
 class HFPolicy:
@@ -176,7 +184,9 @@ class HFPolicy:
             # every policy sharing this model re-enables its own adapter after a switch
             model.__dict__.setdefault("_collabzoo_trainable", {})[adapter_name] = self._trainable
         else:
-            self._trainable = [p for p in model.parameters()]
+            self._trainable = list(model.parameters())
+            for p in self._trainable:
+                p.requires_grad_(True)
 
     # --- public API -------------------------------------------------------------------
 
