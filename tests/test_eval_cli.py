@@ -103,6 +103,28 @@ def test_convert_value_without_annotation_uses_default_or_literal():
     assert convert_value("null", empty) is None
 
 
+def test_convert_value_sequences_and_unsupported_classes():
+    assert convert_value("tensorboard,wandb", tuple[str, ...]) == ("tensorboard", "wandb")
+    assert convert_value("tensorboard", tuple[str, ...]) == ("tensorboard",)
+    assert convert_value("", tuple[str, ...]) == ()
+    assert convert_value("0.9,0.999", tuple[float, float]) == (0.9, 0.999)
+    assert convert_value("[0.9, 0.99]", tuple[float, float]) == (0.9, 0.99)
+    assert convert_value("[1, 2]", list[int]) == [1, 2]
+    assert convert_value("{'a': 1}", dict[str, int]) == {"a": 1}
+    with pytest.raises(ValueError, match="expected 2 comma-separated values"):
+        convert_value("1,2,3", tuple[float, float])
+    with pytest.raises(ValueError, match="expected an integer"):
+        convert_value("1,x", tuple[int, ...])
+
+    class Limits:
+        pass
+
+    with pytest.raises(
+        ValueError, match="expects a Limits, which cannot be given as command-line text"
+    ):
+        convert_value("3", Limits)
+
+
 # ----------------------------------------------------------------------------- agent specs
 def test_parse_agent_spec():
     assert parse_agent_spec("tiny") == AgentSpec("model", "tiny")

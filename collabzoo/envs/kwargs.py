@@ -14,6 +14,9 @@ declared type          accepted text
 ``str``                anything
 ``X | None``           ``none`` or ``null`` (any case) for ``None``, else as ``X``
 ``Literal[...]``       one of the listed values
+``tuple[X, ...]``      ``a,b,c`` or a list literal ``[1, 2]``; items as ``X``
+``dict``               a dict literal ``{'a': 1}``
+other classes          an error: build the env in Python to pass one
 no annotation/default  a Python/JSON literal if it parses as one, else the text
 =====================  ==========================================================
 
@@ -116,7 +119,39 @@ def convert_value(text: str, annotation: Any, default: Any = inspect.Parameter.e
             raise ValueError(f"expected a number, got {text!r}") from None
     if annotation is str or annotation is Any:
         return text
+    container = origin or annotation
+    if container in (tuple, list, set, frozenset):
+        return _convert_sequence(text, annotation, container)
+    if container is dict:
+        value = _literal(text)
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a dict literal such as {{'a': 1}}, got {text!r}")
+        return value
+    if isinstance(annotation, type):
+        raise ValueError(
+            f"expects a {annotation.__name__}, which cannot be given as command-line text; "
+            "build the env in Python to pass one"
+        )
     return _literal(text)
+
+
+def _convert_sequence(text: str, annotation: Any, container: type) -> Any:
+    """``a,b,c`` or a Python/JSON list literal, each item converted to the item type."""
+    value = _literal(text)
+    if isinstance(value, list | tuple | set):
+        items = [v if isinstance(v, str) else repr(v) for v in value]
+    else:
+        items = [t.strip() for t in text.split(",")] if text.strip() else []
+    args = typing.get_args(annotation)
+    if len(args) == 2 and args[1] is Ellipsis:
+        types_ = [args[0]] * len(items)
+    elif args and container is tuple:
+        if len(args) != len(items):
+            raise ValueError(f"expected {len(args)} comma-separated values, got {text!r}")
+        types_ = list(args)
+    else:
+        types_ = [args[0] if args else inspect.Parameter.empty] * len(items)
+    return container(convert_value(item, t) for item, t in zip(items, types_, strict=True))
 
 
 def _literal(text: str) -> Any:
