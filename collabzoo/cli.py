@@ -259,7 +259,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from collabzoo.envs.data import DatasetUnavailableError
     from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
-    from collabzoo.envs.registration import UnknownEnvError
+    from collabzoo.envs.registration import UnknownEnvError, spec
     from collabzoo.trainers.config import MAGRPOConfig, parse_overrides
 
     def fail(message: str) -> int:
@@ -293,6 +293,7 @@ def _run_train(args: argparse.Namespace) -> int:
         file_env_kwargs = values.pop("env_kwargs", None) or {}
         if not env_id or not model or not (args.output or values.get("output_dir")):
             return fail("give --env, --model and --output (or --resume DIR)")
+        spec(env_id)
         env_kwargs = {**file_env_kwargs, **parse_env_kwargs(env_id, args.env_kwargs)}
         if args.output:
             values["output_dir"] = args.output

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from collabzoo.envs.kwargs import convert_value
 
-__all__ = ["MAGRPOConfig", "field_docs", "parse_overrides"]
+__all__ = ["MAGRPOConfig", "config_help", "field_docs", "parse_overrides"]
 
 JointMode = Literal["aligned", "cross"]
 AdvantageName = Literal["mean", "rloo", "max", "none"]
@@ -224,6 +224,26 @@ def field_docs(cls: type = MAGRPOConfig) -> dict[str, str]:
     return docs
 
 
+def config_help(cls: type = MAGRPOConfig) -> str:
+    """The config fields grouped as in the class, each with its type, default and docstring
+    (the CLI's ``--set`` help)."""
+    docs = field_docs(cls)
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    lines = ["config fields (--set FIELD=VALUE, or --config FILE.yaml):"]
+    for line in inspect.getsource(cls).splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# ---"):
+            lines.append("")
+            lines.append("  " + stripped.strip("# -") + ":")
+            continue
+        name = stripped.split(":")[0]
+        if name in docs and stripped.startswith(f"{name}:"):
+            lines.append(f"    {name} ({_type_name(hints[name])}, default {defaults[name]!r})")
+            lines += ["        " + w for w in textwrap.wrap(docs[name], 84)]
+    return "\n".join(lines)
+
+
 def _unknown_message(key: str, known: set[str] | list[str], what: str) -> str:
     import difflib
 
@@ -269,6 +289,8 @@ def _type_problems(config: MAGRPOConfig):
 
 
 def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(annotation))
     if isinstance(annotation, type):
         return annotation.__name__
     return str(annotation).replace("typing.", "")
