@@ -455,7 +455,10 @@ def load_policies(
     if len(names) != n or len(set(names)) != n:
         raise ValueError(f"names must be {n} distinct strings, got {names}")
     if lora is None:
-        return [load_policy(spec, seed=seed, **kwargs) for _ in range(n)]
+        policies = [load_policy(spec, seed=seed, **kwargs) for _ in range(n)]
+        for policy, name in zip(policies, names, strict=True):
+            policy.name = name
+        return policies
     first = load_policy(spec, lora=lora, seed=seed, adapter_name=names[0], **kwargs)
     first.name = names[0]
     policies = [first]
