@@ -43,7 +43,7 @@ def pool():
 
 
 def _canonical_rewards(env_id: str, pool: SandboxPool) -> list[tuple[str, float, dict]]:
-    env = collabzoo.make(env_id, split="all", pool=pool)
+    env = collabzoo.make(env_id, dataset="bundled", split="all", pool=pool)
     branches, actions = [], []
     for i, task in enumerate(env.tasks):
         branch = copy.deepcopy(env)

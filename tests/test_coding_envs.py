@@ -24,7 +24,7 @@ def pool():
 
 
 def make(env_id, pool, **kwargs):
-    return collabzoo.make(env_id, pool=pool, **kwargs)
+    return collabzoo.make(env_id, pool=pool, **{"dataset": "bundled", **kwargs})
 
 
 HELPER = "```python\ndef aux(a, b):\n    return abs(a - b)\n```"
@@ -58,7 +58,7 @@ def test_seeded_episodes_repeat(env_id, pool):
 def test_splits_and_bad_arguments():
     assert [len(load_humaneval(split=s)) for s in ("eval", "train", "all")] == [32, 132, 164]
     assert load_humaneval(split="train")[0]["task_id"] == "HumanEval/32"
-    assert [len(load_coop_humaneval(split=s)) for s in ("eval", "train", "all")] == [16, 4, 20]
+    assert [len(load_coop_humaneval("bundled", split=s)) for s in ("eval", "train", "all")] == [16, 4, 20]
     with pytest.raises(ValueError, match="split"):
         load_humaneval(split="test")
     with pytest.raises(ValueError, match="max_items"):
@@ -131,7 +131,7 @@ def test_step_batch_scores_in_parallel_and_matches_step(pool):
 
 
 def test_close_only_by_owner(pool):
-    env = collabzoo.make("collabzoo/CoopHumanEval-v0", max_workers=1)
+    env = collabzoo.make("collabzoo/CoopHumanEval-v0", dataset="bundled", max_workers=1)
     branch = copy.deepcopy(env)
     branch.close()  # a copy never closes the shared pool
     env.reset(options={"task_index": 0})

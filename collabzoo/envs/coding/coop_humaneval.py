@@ -36,8 +36,9 @@ Episode End:
     Termination after ``num_turns`` turns, or earlier when every test passes. No truncation.
 
 Arguments:
-    - ``dataset``: ``"bundled"`` (default, offline), ``"OpenMLRL/CoopHumanEval"`` (hub) or
-      a local ``.jsonl``/``.parquet`` path in the same schema.
+    - ``dataset``: ``"OpenMLRL/CoopHumanEval"`` (default, the hub's 82 problems),
+      ``"bundled"`` (offline: the 20 problems shipped with collabzoo) or a local
+      ``.jsonl``/``.parquet`` path in the same schema.
     - ``split``: ``"eval"`` = the first 16 problems, ``"train"`` = the others, ``"all"``.
     - ``source_split``: the split of a hub or folder dataset to read (default ``"test"``).
     - ``max_items``, ``num_turns``, ``render_mode``, ``max_workers``, ``sandbox_limits``,
@@ -47,7 +48,7 @@ Version History:
     - v0: initial release.
 
 >>> import collabzoo
->>> env = collabzoo.make("collabzoo/CoopHumanEval-v0", split="all")
+>>> env = collabzoo.make("collabzoo/CoopHumanEval-v0", dataset="bundled", split="all")
 >>> obs, _ = env.reset(options={"task_index": 6})
 >>> env.task["entry_point"]
 'list_gcd'
@@ -78,7 +79,7 @@ SPLITS = ("eval", "train", "all")
 
 
 def load_coop_humaneval(
-    dataset: str = "bundled",
+    dataset: str = HUB_ID,
     split: str = "eval",
     max_items: int | None = None,
     source_split: str = "test",
@@ -108,7 +109,7 @@ class CoopHumanEvalEnv(CodingCollabEnv):
 
     def __init__(
         self,
-        dataset: str = "bundled",
+        dataset: str = HUB_ID,
         split: str = "eval",
         max_items: int | None = None,
         num_turns: int = 1,
