@@ -312,6 +312,10 @@ def test_summarize_known_numbers_and_record_roundtrip():
         ("Only one paragraph.", {"concise": "Only one paragraph.", "detailed": ""}),
         ("### DETAILED\nOnly the long one.", {"concise": "", "detailed": "Only the long one."}),
         ("", {"concise": "", "detailed": ""}),
+        (
+            "### 1. The concise part\nShort.\n### 2) Detailed summary:\nLong.",
+            {"concise": "Short.", "detailed": "Long."},
+        ),
         # a role name inside a sentence is not a header
         (
             "The concise version misses things.\n\nMore.",

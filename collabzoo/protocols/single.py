@@ -129,7 +129,7 @@ def _header_regex(roles: Sequence[str]) -> re.Pattern[str]:
     # a line: optional markdown decoration, optional "Part k:", the role name, optionally a
     # word such as "summary"/"part", then ":" and maybe inline text, or the end of the line.
     return re.compile(
-        rf"^[ \t]*(?:#{{1,6}}[ \t]*)?(?:\*\*|__)?[ \t]*(?:part[ \t]*\d+[ \t]*[:.\-][ \t]*)?"
+        rf"^[ \t]*(?:#{{1,6}}[ \t]*)?(?:\*\*|__)?[ \t]*(?:(?:part[ \t]*)?\d+[ \t]*[:.)\-][ \t]*)?"
         rf"(?:the[ \t]+)?(?P<role>{names})(?:[ \t]+(?:summary|part|section|text|agent))?"
         rf"[ \t]*(?:\*\*|__)?[ \t]*(?::[ \t]*(?:\*\*|__)?[ \t]*(?P<inline>[^\n]*)|(?=\n|$))",
         re.IGNORECASE | re.MULTILINE,
@@ -140,7 +140,8 @@ def split_sections(answer: str, roles: Sequence[str]) -> dict[str, str]:
     """Split ``answer`` into one text per role at header lines naming the roles.
 
     A header is a line holding the role's name (any case, ``_``/``-``/space alike),
-    optionally decorated (``###``, ``**``, ``Part 1:``, a trailing ``summary``/``part``) and
+    optionally decorated (``###``, ``**``, ``Part 1:``, ``1.``, ``The``, a trailing
+    ``summary``/``part``) and
     optionally followed by ``:`` and text on the same line. A role's text runs from its
     header to the next header; text before the first header is dropped; the first header of
     a role wins. Roles without a header get ``""``.
