@@ -94,16 +94,19 @@ class _TaskOrder:
 
 
 class _Distributed:
-    """The process group under ``accelerate launch`` (or none: one process)."""
+    """The process group under ``accelerate launch`` / ``torchrun`` (or none: one process).
+
+    Gradients are averaged by hand (one flat all-reduce per agent), so any Policy works
+    without wrapping its model in DistributedDataParallel."""
 
     def __init__(self) -> None:
+        # the launcher's environment (accelerate launch, torchrun): RANK, WORLD_SIZE, MASTER_*
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = 0
-        if self.world > 1:
-            from accelerate import PartialState
-
-            state = PartialState()
-            self.rank, self.world = state.process_index, state.num_processes
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group(
+                "nccl" if torch.cuda.is_available() else "gloo",
+                rank=self.rank, world_size=self.world)
 
     @property
     def main(self) -> bool:

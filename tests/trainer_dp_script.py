@@ -1,0 +1,28 @@
+"""Run by tests/test_trainer_accelerate.py under `accelerate launch --cpu --num_processes 2`:
+train 2 steps of tiny on LengthRatioEnv and write each process's parameter checksum."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import torch  # noqa: E402
+from trainer_fakes import LengthRatioEnv  # noqa: E402
+
+from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer  # noqa: E402
+
+out = sys.argv[1]
+config = MAGRPOConfig(steps=2, batch_size=2, num_generations=2, max_new_tokens=6,
+                      learning_rate=1e-3, progress_bar=False, report_to=(), save_every=2,
+                      output_dir=out, scale="batch")
+trainer = MAGRPOTrainer(LengthRatioEnv, model="tiny", config=config)
+history = trainer.train()
+params = torch.cat([p.detach().reshape(-1) for pol in trainer.policies.values()
+                    for p in pol.trainable_parameters()])
+with open(os.path.join(out, f"rank{trainer.dist.rank}.json"), "w") as f:
+    json.dump({"world": trainer.dist.world, "checksum": params.double().sum().item(),
+               "params": params[:50].tolist(), "steps": len(history),
+               "nodes": [r["rollout/nodes"] for r in history]}, f)
