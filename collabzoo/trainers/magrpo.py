@@ -290,6 +290,7 @@ class MAGRPOTrainer:
 
         # 3. loss + update, num_iterations times on the same rollouts
         t_loss = time.perf_counter()
+        lr = self.optimizers[self.agents[0]].param_groups[0]["lr"]
         losses: dict[str, list[float]] = {a: [] for a in self.agents}
         kls: dict[str, list[float]] = {a: [] for a in self.agents}
         grad_norms: dict[str, float] = {}
@@ -299,15 +300,18 @@ class MAGRPOTrainer:
                 loss, kl = self._accumulate_gradients(agent, batches[agent])
                 losses[agent].append(loss)
                 kls[agent].append(kl)
-            grad_norms = self._update()
-            finite = finite and all(math.isfinite(v) for v in grad_norms.values()) and all(
-                math.isfinite(v) for vs in losses.values() for v in vs)
+            losses_finite = all(math.isfinite(vs[-1]) for vs in losses.values())
+            grad_norms = self._update(losses_finite)
+            finite = finite and losses_finite and all(math.isfinite(v) for v in grad_norms.values())
+        for scheduler in self.schedulers.values():  # once per step, whatever num_iterations
+            scheduler.step()
         timing["loss_s"] = time.perf_counter() - t_loss
 
         # 4. metrics
         step_s = time.perf_counter() - t0
         metrics = self._step_metrics(tree, all_returns, advantages, batches, losses, kls,
                                      grad_norms, step_s, timing)
+        metrics["lr"] = lr
         self.step += 1
         self._count_bad_step(finite, metrics)
         return metrics
@@ -365,9 +369,9 @@ class MAGRPOTrainer:
                 total_loss += float(loss.detach())
         return total_loss, (total_kl / kl_tokens if kl_tokens else 0.0)
 
-    def _update(self) -> dict[str, float]:
-        """Average gradients across processes, clip, and step every agent's optimizer
-        (all of them skip when any gradient is not finite). Returns each grad norm."""
+    def _update(self, losses_finite: bool) -> dict[str, float]:
+        """Average gradients across processes, clip, and step every agent's optimizer; all of
+        them skip when a loss or a gradient is not finite. Returns each grad norm."""
         norms = {}
         for agent, policy in self.policies.items():
             params = policy.trainable_parameters()
@@ -376,13 +380,11 @@ class MAGRPOTrainer:
             with_grad = [p for p in params if p.grad is not None]
             norm = torch.nn.utils.clip_grad_norm_(with_grad, max_norm) if with_grad else torch.zeros(())
             norms[agent] = float(norm)
-        ok = all(math.isfinite(v) for v in norms.values())
+        ok = losses_finite and all(math.isfinite(v) for v in norms.values())
         for agent in self.agents:
             if ok:
                 self.optimizers[agent].step()
             self.optimizers[agent].zero_grad(set_to_none=True)
-        for scheduler in self.schedulers.values():
-            scheduler.step()
         return norms
 
     def _count_bad_step(self, finite: bool, metrics: dict[str, float]) -> None:
@@ -454,7 +456,6 @@ class MAGRPOTrainer:
             lengths += agent_lengths
         m["completion/mean_length"] = float(np.mean(lengths))
         m["completion/clipped_frac"] = float(np.mean([n >= self.config.max_new_tokens for n in lengths]))
-        m["lr"] = float(self.schedulers[self.agents[0]].get_last_lr()[0])
         m["perf/step_s"] = step_s
         m["perf/generate_s"] = timing.get("generate_s", 0.0)
         m["perf/score_s"] = timing.get("score_s", 0.0)
