@@ -58,7 +58,7 @@ def test_every_lora_parameter_changes():
 
 def test_learnable_reward_rises():
     """Joint reward 1 / (1 + |len(long)/len(short) - 2|): the agents must coordinate lengths."""
-    trainer = _trainer(steps=30, batch_size=4, agent_sharing="copies", learning_rate=1e-3, seed=0)
+    trainer = _trainer(steps=30, batch_size=4, agent_sharing="copies", learning_rate=3e-3, seed=0)
     history = trainer.train()
     rewards = [r["reward/mean"] for r in history]
     first, last = np.mean(rewards[:10]), np.mean(rewards[-10:])
