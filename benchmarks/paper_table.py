@@ -8,7 +8,7 @@ decentralised execution. Every row runs on the same split items in the same orde
 k = item k), greedy decoding.
 
 CPU defaults (finish on a 2-core machine): SmolLM2-135M-Instruct for every env, bundled
-held-out splits, 4 episodes, 64 new tokens, 2 MAGRPO steps (B=2 tasks, G=2 samples).
+held-out splits, 4 episodes, 192 new tokens, 2 MAGRPO steps (B=2 tasks, G=2 samples).
 They show that every protocol and the train -> eval path run end to end; with so few
 episodes and steps the numbers are NOT the paper's results.
 
@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="bundled offline splits, or the envs' hub datasets",
     )
     p.add_argument("--episodes", type=int, default=4, help="episodes per row (0: the whole split)")
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--max-new-tokens", type=int, default=192)
     p.add_argument("--batch-size", type=int, default=8, help="episodes generated together")
     p.add_argument("--dtype", default="bfloat16")
     p.add_argument("--device", default=None)
