@@ -84,6 +84,8 @@ def plot_runs(
         The figure. A run draws one line in each panel whose metric it logged.
     """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     data = [read_run_metrics(r) for r in runs]
     labels = list(labels) if labels is not None else [Path(r).name for r in runs]
     if len(labels) != len(data):
@@ -109,14 +111,16 @@ def plot_runs(
             ax.plot(xs, ys, style, color=colors[k % len(colors)], label=label, markersize=3)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
-        if panel // cols == nrows - 1 or panel + cols >= len(metrics):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if panel + cols >= len(metrics):  # lowest panel of its column: show the step axis
             ax.set_xlabel("step")
+            ax.xaxis.set_tick_params(labelbottom=True)
     for panel in range(len(metrics), nrows * cols):
         axes[panel // cols][panel % cols].set_visible(False)
     handles, names = axes[0][0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, names, loc="upper center", ncol=min(len(names), 4), frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.93 if handles else 1))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight() if handles else 1))
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=110)
     plt.close(fig)
