@@ -199,3 +199,9 @@ def test_clipped_iterations_kl_and_schedule():
     # warmup (1/3, 2/3 of the rate), then linear decay over the remaining 2 steps
     assert [r["lr"] for r in history] == pytest.approx([1e-3 / 3, 2e-3 / 3, 1e-3, 5e-4])
     assert all(r["loss/kl"] >= 0 for r in history) and history[-1]["loss/kl"] > 0
+
+
+def test_a_fresh_run_refuses_a_folder_with_checkpoints(tmp_path):
+    _trainer(steps=1, output_dir=str(tmp_path), save_every=1).train()
+    with pytest.raises(ValueError, match="already holds checkpoints"):
+        _trainer(steps=1, output_dir=str(tmp_path)).train()

@@ -38,6 +38,9 @@ class MAGRPOConfig:
     """Seeds the task order, sampling and initialisation; a CPU run is bit-for-bit repeatable."""
     output_dir: str | None = None
     """Run folder (metrics.jsonl, config.yaml, tensorboard/, checkpoints/, agents/); None: none."""
+    num_threads: int | None = None
+    """CPU threads of torch (None: torch's default, one per core). On a CPU shared with other
+    busy processes, 1 is often several times faster than the default."""
 
     # --- data ---
     batch_size: int = 4
@@ -157,6 +160,8 @@ class MAGRPOConfig:
         for name in ("eval_every", "save_every", "warmup_steps", "top_k"):
             if getattr(self, name) < 0:
                 yield f"{name} must be >= 0, got {getattr(self, name)}"
+        if self.num_threads is not None and self.num_threads < 1:
+            yield f"num_threads must be >= 1 or None, got {self.num_threads}"
         if self.num_generations < 2:
             yield (f"num_generations must be >= 2 (a group baseline needs at least two samples), "
                    f"got {self.num_generations}")

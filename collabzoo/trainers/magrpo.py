@@ -199,6 +199,8 @@ class MAGRPOTrainer:
         self.env_id = env if isinstance(env, str) else None
         self.env_kwargs = dict(env_kwargs or {})
         self.model_spec = model
+        if self.config.num_threads is not None:
+            torch.set_num_threads(self.config.num_threads)
         self.dist = _Distributed()
         self._make_env = _make_env_factory(env, self.env_kwargs)
         self._env_target = env
@@ -531,6 +533,10 @@ class MAGRPOTrainer:
             path = latest_checkpoint(out / "checkpoints") if resume is True and out else resume
             if path:
                 self.load_checkpoint(path)
+        elif out is not None and latest_checkpoint(out / "checkpoints") is not None:
+            raise ValueError(f"{out} already holds checkpoints of another run: resume it "
+                             "(train(resume=True), `collabzoo train --resume`) or choose a new "
+                             "output folder")
         logger = MetricsLogger(out if self.dist.main else None, c.report_to,
                                config=self.resolved_config(),
                                resume_step=self.step if resume else None)

@@ -152,6 +152,9 @@ def plot_reward_curve(metrics_path: str | os.PathLike, png_path: str | os.PathLi
         if points:
             steps, values = zip(*points, strict=True)
             ax.plot(steps, values, style, label=label, markersize=3)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("step")
     ax.set_ylabel("joint reward")
     ax.set_title(Path(metrics_path).parent.name or "reward")
