@@ -21,6 +21,26 @@ Usage::
 
 Writes ``results/vs_comlrl.json`` and prints a table. A benchmark, not a test: it asserts
 nothing about time.
+
+Measured on the 2-core development machine (shared with other jobs, load average 3-4, so
+``--threads 1``: two torch threads on a contended core pair run up to 50x slower, for both
+trainers), ``python benchmarks/vs_comlrl.py --threads 1``:
+
+================  ===============  ==========  =============
+model             trainer          s/prompt    peak RSS
+================  ===============  ==========  =============
+tiny (1.4M)       CoMLRL 1.4.3     0.154-0.168   500 MB
+tiny              collabzoo full   0.065-0.068   405 MB (2.3-2.6x faster)
+tiny              collabzoo LoRA   0.061-0.070   405 MB (2.2-2.8x faster)
+SmolLM2-135M      CoMLRL 1.4.3     19.9          5968 MB
+SmolLM2-135M      collabzoo full   5.55          4291 MB (3.6x faster, 0.72x memory)
+SmolLM2-135M      collabzoo LoRA   4.55          1781 MB (4.4x faster, 0.30x memory)
+SmolLM2-135M      LoRA bf16        4.78          2416 MB (4.2x faster, 0.40x memory)
+================  ===============  ==========  =============
+
+On the tiny model both trainers are compute-bound on the same FLOPs (CoMLRL's batch-1 loops
+cost little there); most of what is left is the prompt recomputed for each of the G samples
+(in the loss pass and in the prefill), which only prompt-prefix sharing in the policy removes.
 """
 
 from __future__ import annotations
@@ -211,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         spec = dict(model_dir=str(folder), prompts=PROMPTS, G=args.G,
                     max_new_tokens=args.max_new_tokens, reward_source=reward_source)
         row: dict = {"model": model, "prompts": len(PROMPTS), "G": args.G,
-                     "max_new_tokens": args.max_new_tokens, "threads": args.threads}
+                     "max_new_tokens": args.max_new_tokens, "threads": args.threads,
+                     "load_average_before": os.getloadavg()[0]}
         if not args.skip_comlrl:
             result = run(comlrl_python(args.comlrl_venv), COMLRL_RUNNER, spec, args.threads)
             row["comlrl"] = {**result, "s_per_prompt_step": result["train_s"] / len(PROMPTS)}
