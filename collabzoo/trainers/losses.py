@@ -53,7 +53,7 @@ def policy_loss_per_token(
     """
     old = log_probs.detach() if old_log_probs is None else old_log_probs
     ratio = torch.exp(log_probs - old)
-    adv = advantages.unsqueeze(1).to(log_probs.dtype)
+    adv = advantages.unsqueeze(1).to(log_probs.device, log_probs.dtype)
     clipped = torch.clamp(ratio, 1 - epsilon, 1 + epsilon)
     return -torch.minimum(ratio * adv, clipped * adv)
 

@@ -103,6 +103,8 @@ class _Distributed:
         # the launcher's environment (accelerate launch, torchrun): RANK, WORLD_SIZE, MASTER_*
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and torch.cuda.is_available():  # one GPU per process
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group(
                 "nccl" if torch.cuda.is_available() else "gloo",
