@@ -228,7 +228,6 @@ class MAGRPOTrainer:
         self.bad_steps_in_a_row = 0
         self.skipped_steps = 0
         self._eval_env = None
-        self._logger: MetricsLogger | None = None
 
     # ------------------------------------------------------------------ setup
     def _match_policies(self, policies, model) -> dict[str, Policy]:
@@ -542,7 +541,6 @@ class MAGRPOTrainer:
         logger = MetricsLogger(out if self.dist.main else None, c.report_to,
                                config=self.resolved_config(),
                                resume_step=self.step if resume else None)
-        self._logger = logger
         if out is not None and self.dist.main:
             self._write_config(out)
         bar = None
