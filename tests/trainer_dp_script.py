@@ -1,4 +1,4 @@
-"""Run by tests/test_trainer_accelerate.py under `accelerate launch --cpu --num_processes 2`:
+"""Run by tests/test_trainer_accelerate.py under `accelerate launch` with 2 processes:
 train 2 steps of tiny on LengthRatioEnv and write each process's parameter checksum."""
 
 from __future__ import annotations
@@ -7,22 +7,26 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
 
-import torch  # noqa: E402
-from trainer_fakes import LengthRatioEnv  # noqa: E402
+def main(out: str) -> None:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch
+    from trainer_fakes import LengthRatioEnv
 
-from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer  # noqa: E402
+    from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
 
-out = sys.argv[1]
-config = MAGRPOConfig(steps=2, batch_size=2, num_generations=2, max_new_tokens=6,
-                      learning_rate=1e-3, progress_bar=False, report_to=(), save_every=2,
-                      output_dir=out, scale="batch")
-trainer = MAGRPOTrainer(LengthRatioEnv, model="tiny", config=config)
-history = trainer.train()
-params = torch.cat([p.detach().reshape(-1) for pol in trainer.policies.values()
-                    for p in pol.trainable_parameters()])
-with open(os.path.join(out, f"rank{trainer.dist.rank}.json"), "w") as f:
-    json.dump({"world": trainer.dist.world, "checksum": params.double().sum().item(),
-               "params": params[:50].tolist(), "steps": len(history),
-               "nodes": [r["rollout/nodes"] for r in history]}, f)
+    config = MAGRPOConfig(steps=2, batch_size=2, num_generations=2, max_new_tokens=6,
+                          learning_rate=1e-3, progress_bar=False, report_to=(), save_every=2,
+                          output_dir=out, scale="batch")
+    trainer = MAGRPOTrainer(LengthRatioEnv, model="tiny", config=config)
+    history = trainer.train()
+    params = torch.cat([p.detach().reshape(-1) for pol in trainer.policies.values()
+                        for p in pol.trainable_parameters()])
+    with open(os.path.join(out, f"rank{trainer.dist.rank}.json"), "w") as f:
+        json.dump({"world": trainer.dist.world, "checksum": params.double().sum().item(),
+                   "params": params[:50].tolist(), "steps": len(history),
+                   "nodes": [r["rollout/nodes"] for r in history]}, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
