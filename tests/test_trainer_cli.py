@@ -65,3 +65,20 @@ def test_help_lists_every_config_field(capsys):
     from collabzoo.trainers.config import field_docs
 
     assert all(name in text for name in field_docs())
+
+
+def test_config_file_then_set_overrides(tmp_path):
+    import yaml
+
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "env": "collabzoo/TLDR-v0", "model": "tiny", "env_kwargs": {"dataset": "bundled"},
+        "batch_size": 1, "num_generations": 4, "max_new_tokens": 4, "steps": 1,
+        "progress_bar": False, "report_to": [],
+    }))
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--set", "num_generations=2",
+                 "--output", str(out)]) == 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["env_kwargs"] == {"dataset": "bundled"}
+    assert saved["config"]["num_generations"] == 2 and saved["config"]["max_new_tokens"] == 4
