@@ -96,6 +96,7 @@ def test_deepcopy_branches_are_independent(env_id):
         env.step(_scripted_actions(env, 0))
     branch = copy.deepcopy(env)
     assert branch.tasks is env.tasks, "datasets must be shared, not copied"
+    assert branch.action_space(env.possible_agents[0]) is env.action_space(env.possible_agents[0])
     snapshot = (env.turn, copy.deepcopy(env.history), list(env.agents))
 
     out_branch = branch.step(_scripted_actions(branch, 1))

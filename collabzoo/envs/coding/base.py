@@ -102,7 +102,7 @@ class CodingCollabEnv(TextCollabEnv):
 
     roles: ClassVar[tuple[str, ...]] = ("helper", "main")
     reward_max: ClassVar[float] = REWARD_MAX
-    _shared_attrs: ClassVar[tuple[str, ...]] = ("tasks", "pool", "_tests_cache")
+    _shared_attrs: ClassVar[tuple[str, ...]] = (*TextCollabEnv._shared_attrs, "pool", "_tests_cache")
 
     def __init__(
         self,
