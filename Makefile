@@ -20,8 +20,14 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The main job: MAGRPO with LoRA on the embedded SmolLM2-135M-Instruct, TLDR-v0, bundled data.
+# A fresh run refuses a folder holding checkpoints, so the demo starts from a clean runs/demo.
+DEMO_ARGS ?= --steps 5 --set batch_size=1 num_generations=4 max_new_tokens=48 dtype=bfloat16 \
+             micro_batch_size=4 num_threads=1 save_every=2
 demo: install
-	$(VENV)/bin/collabzoo envs
+	rm -rf runs/demo
+	$(VENV)/bin/collabzoo train --env collabzoo/TLDR-v0 --model smollm2-135m \
+	    --env-kwargs dataset=bundled split=train $(DEMO_ARGS) --output runs/demo
 
 test: install
 	$(PY) -m pytest -q

@@ -135,8 +135,9 @@ class MAGRPOConfig:
     """0: greedy decoding; > 0: sampling with a fixed seed (``seed``), same every evaluation."""
 
     # --- logging and checkpoints ---
-    save_every: int = 0
-    """Write a checkpoint every this many steps (and after the last); 0: only the final agents."""
+    save_every: int = 50
+    """Write a checkpoint every this many steps (and after the last), so a run that dies can
+    ``--resume``; 0: only the final agents."""
     keep_checkpoints: int | None = 2
     """Keep only the newest this-many checkpoints; None keeps all."""
     report_to: tuple[str, ...] = ("tensorboard",)
