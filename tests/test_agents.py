@@ -391,3 +391,83 @@ def test_failed_gguf_conversion_leaves_nothing_loadable(monkeypatch, tmp_path):
     with pytest.raises(Exception):  # noqa: B017  (whatever the gguf reader raises)
         models.convert_gguf(fake)
     assert list((tmp_path / "cache" / "models").iterdir()) == []
+
+
+# --- prompt sharing in log_probs ------------------------------------------------------------
+
+
+def _lora_policy_with_random_adapter() -> HFPolicy:
+    """A LoRA policy whose adapter is not zero (so that it changes prompt keys/values)."""
+    policy = load_policy("tiny", device="cpu", lora=LoraSettings(r=2))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in policy.trainable_parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+    return policy
+
+
+def _forward_batch_sizes(policy: HFPolicy) -> list[int]:
+    """Record the batch size of every model forward (input_ids rows) from now on."""
+    sizes: list[int] = []
+    original = policy.model.forward
+
+    def forward(*args, **kwargs):
+        sizes.append(kwargs["input_ids"].shape[0])
+        return original(*args, **kwargs)
+
+    policy.model.forward = forward
+    return sizes
+
+
+def test_log_probs_shared_prompts_equal_per_row_forward():
+    policy = _lora_policy_with_random_adapter()
+    # 2 prompts of different lengths (left padding), n=4
+    s = policy.sample(["hello world", PROMPTS[2]], 4, SAMPLING)
+    assert s.prompt_mask[0].sum() < s.prompt_mask[4].sum()
+    sizes = _forward_batch_sizes(policy)
+    # the whole batch, a micro-batch that cuts both groups, one group, single completion tokens
+    for sub in (s, s.select([1, 2, 3, 4, 5]), s.select([5, 6]), s.select(range(8))):
+        for t in (sub.completion_ids.shape[1], 1):
+            sub = Samples(sub.texts, sub.prompt_ids, sub.prompt_mask,
+                          sub.completion_ids[:, :t], sub.completion_mask[:, :t])
+            n_prompts = len(torch.unique(sub.prompt_ids, dim=0))
+            sizes.clear()
+            policy.share_prompts = True
+            shared = policy.log_probs(sub)
+            # one pass over the distinct prompts, then (T > 1) the completions of every row
+            assert sizes == [n_prompts] + ([len(sub)] if t > 1 else [])
+            policy.share_prompts = False
+            sizes.clear()
+            unshared = policy.log_probs(sub)
+            assert sizes == [len(sub)]
+            assert shared.shape == unshared.shape == sub.completion_ids.shape
+            torch.testing.assert_close(shared, unshared, atol=1e-5, rtol=1e-5)
+            mask = sub.completion_mask.bool()
+            torch.testing.assert_close(
+                shared[mask], naive_log_probs(policy, sub)[mask], atol=1e-5, rtol=1e-5
+            )
+            # reference (adapter disabled): shared too, without gradient, and not the policy's
+            policy.share_prompts = True
+            ref = policy.log_probs(sub, reference=True)
+            assert not ref.requires_grad
+            policy.share_prompts = False
+            torch.testing.assert_close(
+                ref, policy.log_probs(sub, reference=True), atol=1e-5, rtol=1e-5
+            )
+            assert not torch.allclose(ref, unshared.detach(), atol=1e-3)
+
+
+def test_log_probs_shared_prompts_gradients_equal():
+    policy = _lora_policy_with_random_adapter()
+    s = policy.sample(["hello world", PROMPTS[2]], 4, SAMPLING).select([1, 2, 3, 4, 5])
+    weights = torch.randn(s.completion_ids.shape, generator=torch.Generator().manual_seed(1))
+    params = policy.trainable_parameters()
+    grads = {}
+    for share in (True, False):
+        policy.share_prompts = share
+        loss = (policy.log_probs(s) * s.completion_mask * weights).sum()
+        grads[share] = torch.autograd.grad(loss, params)
+    for shared, unshared in zip(grads[True], grads[False], strict=True):
+        torch.testing.assert_close(shared, unshared, atol=1e-5, rtol=1e-4)
+    # the adapter's A matrices get gradient through the prompt's keys/values too
+    assert all(g.abs().sum() > 0 for g in grads[True])

@@ -14,6 +14,12 @@ for N agents sharing one frozen base model); the constructor takes an already lo
   generation used; then the chosen token's logit minus ``logsumexp``, a few rows at a time
   (:func:`selective_log_softmax`), never a full (N, T, V) ``log_softmax``. They are the
   model's own distribution (temperature 1), not the tempered sampling distribution.
+  **Prompt sharing**: rows with the same prompt (ids and mask; the n samples of one prompt,
+  whole groups or not) share ONE forward of that prompt: its KV cache is indexed to the rows
+  (under autograd, so gradients of every row reach the one prompt pass) and a second forward
+  runs the completions on it; same values as one forward per row up to float rounding.
+  ``share_prompts = False``, all-distinct prompts, or a model whose cache is not a plain
+  per-layer key/value ``DynamicCache`` (sliding-window, recurrent) take the one-forward path.
 - **Eval mode always**: the model stays in ``eval()`` (dropout off), so ``log_probs`` and
   sampling see the same function; LoRA dropout should be 0 (the :class:`LoraSettings` default).
 - **Shared base**: several policies may hold the same ``peft.PeftModel``, each with its own
@@ -165,6 +171,8 @@ class HFPolicy:
         self.max_prompt_tokens = max_prompt_tokens
         self.name = name if name is not None else (adapter_name or "policy")
         self.spec = dict(spec or {})
+        self.share_prompts = True
+        """:meth:`log_probs` computes each distinct prompt once (False: once per row)."""
 
         tokenizer.padding_side = "left"
         tokenizer.truncation_side = "left"
@@ -267,35 +275,27 @@ class HFPolicy:
         t = completion_ids.shape[1]
         if t == 0 or len(samples) == 0:
             return torch.zeros((len(samples), t), dtype=torch.float32, device=device)
-        # the last completion token predicts nothing we need
-        input_ids = torch.cat([prompt_ids, completion_ids[:, :-1]], dim=1)  # (N, P+T-1)
-        attention = torch.cat([prompt_mask, torch.ones_like(completion_ids[:, :-1])], dim=1)
-        # the position ids generate() uses with left padding
-        position_ids = (attention.cumsum(-1) - 1).masked_fill(attention == 0, 1)
-        inputs = dict(
-            input_ids=input_ids,
-            attention_mask=attention,
-            position_ids=position_ids,
-            logits_to_keep=t,
-            use_cache=False,
-        )
         if not reference:
             with self._adapter_active():
-                logits = self.model(**inputs).logits  # (N, T, V)
-            return selective_log_softmax(logits, completion_ids)
+                return _completion_log_probs(
+                    self.model, prompt_ids, prompt_mask, completion_ids, self.share_prompts
+                )
         with torch.no_grad():
             if self.adapter_name is not None:
                 with self.model.disable_adapter():
-                    logits = self.model(**inputs).logits
-            elif self.reference_model is not None:
-                logits = self.reference_model(**inputs).logits
-            else:
-                raise RuntimeError(
-                    "log_probs(reference=True) on a full fine-tuned policy needs a frozen copy: "
-                    "load it with load_policy(..., keep_reference=True), or use LoRA "
-                    "(load_policy(..., lora=LoraSettings())), whose reference is the base model"
+                    return _completion_log_probs(
+                        self.model, prompt_ids, prompt_mask, completion_ids, self.share_prompts
+                    )
+            if self.reference_model is not None:
+                return _completion_log_probs(
+                    self.reference_model, prompt_ids, prompt_mask, completion_ids,
+                    self.share_prompts,
                 )
-            return selective_log_softmax(logits, completion_ids)
+            raise RuntimeError(
+                "log_probs(reference=True) on a full fine-tuned policy needs a frozen copy: "
+                "load it with load_policy(..., keep_reference=True), or use LoRA "
+                "(load_policy(..., lora=LoraSettings())), whose reference is the base model"
+            )
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         """This policy's adapter parameters (LoRA) or all model parameters (full)."""
@@ -463,6 +463,116 @@ class HFPolicy:
                 for p in params:
                     p.requires_grad_(True)
         yield
+
+
+def _positions(prompt_mask: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, P+t) attention mask of prompt + ``t`` completion tokens and the position ids
+    generate() uses with left padding (counted over real tokens; 1 on padding)."""
+    attention = torch.cat([prompt_mask, prompt_mask.new_ones((prompt_mask.shape[0], t))], dim=1)
+    return attention, (attention.cumsum(-1) - 1).masked_fill(attention == 0, 1)
+
+
+def _completion_log_probs(
+    model: Any,
+    prompt_ids: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    completion_ids: torch.Tensor,
+    share_prompts: bool = True,
+) -> torch.Tensor:
+    """(N, T) log-probabilities of the completion tokens (T >= 1, N >= 1) under ``model``.
+
+    Rows with the same prompt (ids and mask) share one prompt pass when the model's KV cache
+    can be expanded over rows (:func:`_shared_prompt_log_probs`); otherwise one forward over
+    prompt + completion per row (:func:`_full_log_probs`).
+    """
+    if share_prompts and len(prompt_ids) > 1:
+        p = prompt_ids.shape[1]
+        key = torch.cat([prompt_ids, prompt_mask], dim=1)
+        unique, inverse = torch.unique(key, dim=0, return_inverse=True)
+        if len(unique) < len(key) and not getattr(model, "_collabzoo_no_prompt_sharing", False):
+            out = _shared_prompt_log_probs(
+                model, unique[:, :p], unique[:, p:], inverse, prompt_mask, completion_ids
+            )
+            if out is not None:
+                return out
+            # the cache cannot be expanded over rows: do not try again with this model
+            model.__dict__["_collabzoo_no_prompt_sharing"] = True
+    return _full_log_probs(model, prompt_ids, prompt_mask, completion_ids)
+
+
+def _full_log_probs(
+    model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor
+) -> torch.Tensor:
+    """One forward over prompt + completion of every row, logits of completion positions only."""
+    t = completion_ids.shape[1]
+    # the last completion token predicts nothing we need
+    input_ids = torch.cat([prompt_ids, completion_ids[:, :-1]], dim=1)  # (N, P+T-1)
+    attention, position_ids = _positions(prompt_mask, t - 1)
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=attention,
+        position_ids=position_ids,
+        logits_to_keep=t,
+        use_cache=False,
+    ).logits  # (N, T, V)
+    return selective_log_softmax(logits, completion_ids)
+
+
+def _shared_prompt_log_probs(
+    model: Any,
+    unique_ids: torch.Tensor,
+    unique_mask: torch.Tensor,
+    inverse: torch.Tensor,
+    prompt_mask: torch.Tensor,
+    completion_ids: torch.Tensor,
+) -> torch.Tensor | None:
+    """Log-probabilities with each distinct prompt computed once.
+
+    A forward over the U distinct prompts (``unique_ids``; row r of the batch has prompt
+    ``inverse[r]``) gives the logits of the first completion token and the KV cache; the
+    cache is indexed to the N rows (differentiably: gradients of every row flow back into the
+    one prompt pass) and a second forward runs the completion tokens on it, with the same
+    attention mask and position ids as :func:`_full_log_probs`. Returns None (nothing done
+    that matters) when the model's cache is not a plain per-layer key/value cache.
+    """
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    p, t = unique_ids.shape[1], completion_ids.shape[1]
+    attention, position_ids = _positions(prompt_mask, t - 1)  # (N, P+T-1)
+    _, unique_positions = _positions(unique_mask, 0)
+    out = model(
+        input_ids=unique_ids,
+        attention_mask=unique_mask,
+        position_ids=unique_positions,
+        logits_to_keep=1,
+        use_cache=True,
+    )
+    cache = getattr(out, "past_key_values", None)
+    if not (
+        isinstance(cache, DynamicCache)
+        and len(cache.layers) > 0
+        and all(
+            type(layer) is DynamicLayer
+            and layer.is_initialized
+            and layer.keys.shape[0] == len(unique_ids)
+            and layer.keys.shape[-2] == p
+            for layer in cache.layers
+        )
+    ):
+        return None
+    first = selective_log_softmax(out.logits[:, -1:][inverse], completion_ids[:, :1])  # (N, 1)
+    if t == 1:
+        return first
+    cache.batch_select_indices(inverse)  # (U, ...) -> (N, ...): an indexing op, under autograd
+    logits = model(
+        input_ids=completion_ids[:, :-1],
+        attention_mask=attention,
+        position_ids=position_ids[:, p:],
+        past_key_values=cache,
+        logits_to_keep=t - 1,
+        use_cache=True,
+    ).logits  # (N, T-1, V)
+    return torch.cat([first, selective_log_softmax(logits, completion_ids[:, 1:])], dim=1)
 
 
 class _StopStrings:
