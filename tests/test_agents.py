@@ -56,6 +56,8 @@ def force_tokens(policy: HFPolicy, rows: list[list[int]]) -> None:
 
     def forward(*args, **kwargs):
         out = original(*args, **kwargs)
+        if "past_key_values" not in kwargs:  # the shared prompt prefill before generate()
+            return out
         k = step["k"]
         for r, seq in enumerate(rows):
             if k < len(seq):
@@ -471,3 +473,21 @@ def test_log_probs_shared_prompts_gradients_equal():
         torch.testing.assert_close(shared, unshared, atol=1e-5, rtol=1e-4)
     # the adapter's A matrices get gradient through the prompt's keys/values too
     assert all(g.abs().sum() > 0 for g in grads[True])
+
+
+def test_sample_shared_prefill_equals_per_row_prefill():
+    policy = load_policy("tiny", device="cpu")
+    sizes = _forward_batch_sizes(policy)
+    for sampling in (SamplingConfig(max_new_tokens=8, temperature=0.0), SAMPLING):
+        runs = {}
+        for share in (True, False):
+            policy.share_prompts = share
+            sizes.clear()
+            runs[share] = policy.sample(PROMPTS, 3, sampling)
+            # shared: one pass over the 3 distinct prompts, then generate() on the 9 rows
+            assert sizes[0] == (3 if share else 9) and set(sizes[1:]) <= {9}
+        a, b = runs[True], runs[False]
+        assert a.texts == b.texts
+        torch.testing.assert_close(a.completion_ids, b.completion_ids, atol=0, rtol=0)
+        torch.testing.assert_close(a.completion_mask, b.completion_mask, atol=0, rtol=0)
+        torch.testing.assert_close(a.prompt_ids, b.prompt_ids, atol=0, rtol=0)

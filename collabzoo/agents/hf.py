@@ -9,6 +9,8 @@ for N agents sharing one frozen base model); the constructor takes an already lo
   it, and ids after it are the pad id. ``texts`` are cut at EOS and BEFORE the stop string
   (the stop string itself is not part of the text, as in OpenAI-compatible APIs). Only the
   completion's own text is searched for stop strings, never text straddling the prompt.
+  With n > 1 the B distinct prompts (all but their last column) are prefilled once and the
+  KV cache repeated to the N rows before ``generate`` (see *Prompt sharing* below).
 - **Log-probabilities** (:meth:`HFPolicy.log_probs`): one forward over prompt + completion
   with ``logits_to_keep`` (no logits for prompt positions) and the same position ids as
   generation used; then the chosen token's logit minus ``logsumexp``, a few rows at a time
@@ -172,7 +174,8 @@ class HFPolicy:
         self.name = name if name is not None else (adapter_name or "policy")
         self.spec = dict(spec or {})
         self.share_prompts = True
-        """:meth:`log_probs` computes each distinct prompt once (False: once per row)."""
+        """:meth:`sample` and :meth:`log_probs` compute each distinct prompt once (False: once
+        per row)."""
 
         tokenizer.padding_side = "left"
         tokenizer.truncation_side = "left"
@@ -235,14 +238,20 @@ class HFPolicy:
         if sampling.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {sampling.max_new_tokens}")
         device = self.device
-        prompt_ids, prompt_mask = self._encode(prompts)
-        prompt_ids = prompt_ids.repeat_interleave(n, dim=0).to(device)  # (N, P)
-        prompt_mask = prompt_mask.repeat_interleave(n, dim=0).to(device)  # (N, P)
+        unique_ids, unique_mask = self._encode(prompts)  # (B, P)
+        unique_ids, unique_mask = unique_ids.to(device), unique_mask.to(device)
+        prompt_ids = unique_ids.repeat_interleave(n, dim=0)  # (N, P)
+        prompt_mask = unique_mask.repeat_interleave(n, dim=0)  # (N, P)
         if len(prompts) == 0:
             empty = torch.zeros((0, 0), dtype=torch.long, device=device)
             return Samples([], prompt_ids, prompt_mask, empty, empty.clone(), self._extra())
 
         gen_kwargs: dict[str, Any] = {}
+        if self.share_prompts and n > 1:
+            with self._adapter_active():
+                cache = _shared_prefill(self.model, unique_ids, unique_mask, n)
+            if cache is not None:
+                gen_kwargs["past_key_values"] = cache
         if sampling.stop_strings:
             from transformers import StoppingCriteriaList
 
@@ -500,6 +509,47 @@ def _completion_log_probs(
     return _full_log_probs(model, prompt_ids, prompt_mask, completion_ids)
 
 
+def _expandable_cache(cache: Any, rows: int, length: int) -> bool:
+    """Whether ``cache`` is a plain per-layer key/value DynamicCache of (rows, ..., length, .)
+    (not sliding-window, recurrent or quantized), which indexing over rows keeps exact."""
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    return (
+        isinstance(cache, DynamicCache)
+        and len(cache.layers) > 0
+        and all(
+            type(layer) is DynamicLayer
+            and layer.is_initialized
+            and layer.keys.shape[0] == rows
+            and layer.keys.shape[-2] == length
+            for layer in cache.layers
+        )
+    )
+
+
+def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Tensor, n: int) -> Any:
+    """The KV cache of all but the last column of the B distinct prompts, repeated to the
+    N = B * n rows, for ``generate(past_key_values=...)`` (which then runs the last prompt
+    column and samples); None when the model's cache cannot be repeated over rows."""
+    p = unique_ids.shape[1]
+    if p < 2 or getattr(model, "_collabzoo_no_prompt_sharing", False):
+        return None
+    _, positions = _positions(unique_mask[:, :-1], 0)
+    out = model(
+        input_ids=unique_ids[:, :-1],
+        attention_mask=unique_mask[:, :-1],
+        position_ids=positions,
+        logits_to_keep=1,
+        use_cache=True,
+    )
+    cache = getattr(out, "past_key_values", None)
+    if not _expandable_cache(cache, len(unique_ids), p - 1):
+        model.__dict__["_collabzoo_no_prompt_sharing"] = True
+        return None
+    cache.batch_repeat_interleave(n)
+    return cache
+
+
 def _full_log_probs(
     model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor
 ) -> torch.Tensor:
@@ -535,8 +585,6 @@ def _shared_prompt_log_probs(
     attention mask and position ids as :func:`_full_log_probs`. Returns None (nothing done
     that matters) when the model's cache is not a plain per-layer key/value cache.
     """
-    from transformers.cache_utils import DynamicCache, DynamicLayer
-
     p, t = unique_ids.shape[1], completion_ids.shape[1]
     attention, position_ids = _positions(prompt_mask, t - 1)  # (N, P+T-1)
     _, unique_positions = _positions(unique_mask, 0)
@@ -548,17 +596,7 @@ def _shared_prompt_log_probs(
         use_cache=True,
     )
     cache = getattr(out, "past_key_values", None)
-    if not (
-        isinstance(cache, DynamicCache)
-        and len(cache.layers) > 0
-        and all(
-            type(layer) is DynamicLayer
-            and layer.is_initialized
-            and layer.keys.shape[0] == len(unique_ids)
-            and layer.keys.shape[-2] == p
-            for layer in cache.layers
-        )
-    ):
+    if not _expandable_cache(cache, len(unique_ids), p):
         return None
     first = selective_log_softmax(out.logits[:, -1:][inverse], completion_ids[:, :1])  # (N, 1)
     if t == 1:
