@@ -316,6 +316,17 @@ def test_summarize_known_numbers_and_record_roundtrip():
             "### 1. The concise part\nShort.\n### 2) Detailed summary:\nLong.",
             {"concise": "Short.", "detailed": "Long."},
         ),
+        # a markdown heading starting with the role: the rest of the line is a title
+        (
+            "### CONCISE and the concise part\nShort.\n\n## Detailed version of the post\nLong.",
+            {"concise": "Short.", "detailed": "Long."},
+        ),
+        ("# Concise: Short.\n# Detailed\nLong.", {"concise": "Short.", "detailed": "Long."}),
+        # a heading that does not start with a role is not a header
+        (
+            "### Summary of the concise kind\nShort.\n\nLong.",
+            {"concise": "### Summary of the concise kind\nShort.", "detailed": "Long."},
+        ),
         # a role name inside a sentence is not a header
         (
             "The concise version misses things.\n\nMore.",

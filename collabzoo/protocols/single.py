@@ -55,10 +55,7 @@ SECTION_INTRO = (
     "part yourself, and make the parts fit each other.\n"
 )
 SECTION_PART = "## Part {k}: the {role} part"
-SECTION_INSTRUCTIONS = (
-    "\nWrite every part, in this order, each under its own header line: {steps}. "
-    "Write nothing else."
-)
+SECTION_INSTRUCTIONS = "\nWrite every part, in this order. {steps} Write nothing else."
 CODE_INTRO = (
     "You are writing alone what a team of two programmers would write together: a helper "
     "function `{helper}` and the main function that calls it. The two programmers' "
@@ -121,19 +118,37 @@ def _normalise(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip().lower())
 
 
-def _header_regex(roles: Sequence[str]) -> re.Pattern[str]:
+def _header_regexes(roles: Sequence[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
     names = "|".join(
         re.escape(_normalise(r)).replace(r"\ ", r"[\s_\-]+")
         for r in sorted(roles, key=len, reverse=True)
     )
+    number = r"(?:(?:part[ \t]*)?\d+[ \t]*[:.)\-][ \t]*)?"
     # a line: optional markdown decoration, optional "Part k:", the role name, optionally a
     # word such as "summary"/"part", then ":" and maybe inline text, or the end of the line.
-    return re.compile(
-        rf"^[ \t]*(?:#{{1,6}}[ \t]*)?(?:\*\*|__)?[ \t]*(?:(?:part[ \t]*)?\d+[ \t]*[:.)\-][ \t]*)?"
+    strict = re.compile(
+        rf"^[ \t]*(?:#{{1,6}}[ \t]*)?(?:\*\*|__)?[ \t]*{number}"
         rf"(?:the[ \t]+)?(?P<role>{names})(?:[ \t]+(?:summary|part|section|text|agent))?"
         rf"[ \t]*(?:\*\*|__)?[ \t]*(?::[ \t]*(?:\*\*|__)?[ \t]*(?P<inline>[^\n]*)|(?=\n|$))",
         re.IGNORECASE | re.MULTILINE,
     )
+    # a markdown heading whose first word is the role: the rest of the line is its title
+    heading = re.compile(
+        rf"^[ \t]*#{{1,6}}[ \t]*(?:\*\*|__)?[ \t]*{number}(?:the[ \t]+)?(?P<role>{names})\b[^\n]*$",
+        re.IGNORECASE | re.MULTILINE,
+    )
+    return strict, heading
+
+
+def _headers(answer: str, roles: Sequence[str]) -> list[tuple[int, int, str, str]]:
+    """``(start, end, role text, inline text)`` of every header line, in order."""
+    strict, heading = _header_regexes(roles)
+    found: dict[int, tuple[int, int, str, str]] = {}
+    for m in strict.finditer(answer):
+        found[m.start()] = (m.start(), m.end(), m.group("role"), m.group("inline") or "")
+    for m in heading.finditer(answer):
+        found.setdefault(m.start(), (m.start(), m.end(), m.group("role"), ""))
+    return [found[k] for k in sorted(found)]
 
 
 def split_sections(answer: str, roles: Sequence[str]) -> dict[str, str]:
@@ -141,8 +156,9 @@ def split_sections(answer: str, roles: Sequence[str]) -> dict[str, str]:
 
     A header is a line holding the role's name (any case, ``_``/``-``/space alike),
     optionally decorated (``###``, ``**``, ``Part 1:``, ``1.``, ``The``, a trailing
-    ``summary``/``part``) and
-    optionally followed by ``:`` and text on the same line. A role's text runs from its
+    ``summary``/``part``) and optionally followed by ``:`` and text on the same line; or a
+    markdown heading (``#`` to ``######``) whose first word is the role's name (``### Method
+    and results``: the rest of the line is a title, not content). A role's text runs from its
     header to the next header; text before the first header is dropped; the first header of
     a role wins. Roles without a header get ``""``.
 
@@ -155,7 +171,7 @@ def split_sections(answer: str, roles: Sequence[str]) -> dict[str, str]:
     {'concise': 'One.', 'detailed': 'Two.\\n\\nThree.'}
     """
     by_name = {_normalise(r): r for r in roles}
-    matches = list(_header_regex(roles).finditer(answer))
+    matches = _headers(answer, roles)
     if not matches:
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", answer.strip()) if p.strip()]
         parts = {r: "" for r in roles}
@@ -167,14 +183,13 @@ def split_sections(answer: str, roles: Sequence[str]) -> dict[str, str]:
         return parts
     parts = {r: "" for r in roles}
     seen: set[str] = set()
-    for k, match in enumerate(matches):
-        role = by_name[re.sub(r"[\s_\-]+", " ", match.group("role").lower())]
+    for k, (_, header_end, name, inline) in enumerate(matches):
+        role = by_name[re.sub(r"[\s_\-]+", " ", name.lower())]
         if role in seen:
             continue
         seen.add(role)
-        end = matches[k + 1].start() if k + 1 < len(matches) else len(answer)
-        inline = match.group("inline") or ""
-        body = answer[match.end() : end]
+        end = matches[k + 1][0] if k + 1 < len(matches) else len(answer)
+        body = answer[header_end:end]
         parts[role] = (inline + body).strip() if inline else body.strip()
     return parts
 
@@ -185,7 +200,11 @@ class SectionFormat(SingleFormat):
 
     def prompt(self, observations: Mapping[str, str], roles: Sequence[str]) -> str:
         parts = _parts_text(observations, roles, SECTION_PART)
-        steps = ", then ".join(f"the line ### {r.upper()} and the {r} part" for r in roles)
+        steps = " ".join(
+            f"{'Start' if k == 0 else 'Then start'} the {r} part with a line that says only "
+            f"### {r.upper()}."
+            for k, r in enumerate(roles)
+        )
         return SECTION_INTRO.format(n=len(roles)) + parts + SECTION_INSTRUCTIONS.format(steps=steps)
 
     def parse(self, answer: str, roles: Sequence[str]) -> dict[str, str]:
