@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow bench lint clean
+.PHONY: install install-server demo test test-slow bench lint clean
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The real OpenAI-compatible server of the slow API-agent test: llama.cpp's, serving the
+# SmolLM2 GGUF. It builds llama.cpp from source (~8 min on 2 cores; pip caches the wheel).
+SERVER_STAMP := $(VENV)/.server-installed
+$(SERVER_STAMP): $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --quiet "llama-cpp-python[server]==0.3.36"
+	touch $(SERVER_STAMP)
+
+install-server: $(SERVER_STAMP)
 
 # The main job: MAGRPO with LoRA on the embedded SmolLM2-135M-Instruct, TLDR-v0, bundled data.
 # A fresh run refuses a folder holding checkpoints, so the demo starts from a clean runs/demo.
@@ -32,7 +41,7 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
-test-slow: install
+test-slow: install install-server
 	$(PY) -m pytest -q -m slow
 
 bench: install

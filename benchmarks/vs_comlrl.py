@@ -19,7 +19,7 @@ Usage::
     python benchmarks/vs_comlrl.py --models tiny --threads 1
     python benchmarks/vs_comlrl.py --models smollm2-135m --variants lora-bf16
 
-Writes ``results/vs_comlrl.json`` and prints a table. A benchmark, not a test: it asserts
+Writes ``benchmarks/results/vs_comlrl.json`` and prints a table. A benchmark, not a test: it asserts
 nothing about time.
 
 Measured on the 2-core development machine (shared with other jobs, load average 3-4, so
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--comlrl-venv", type=Path,
                         default=Path(tempfile.gettempdir()) / "collabzoo-venv-comlrl")
     parser.add_argument("--skip-comlrl", action="store_true", help="time collabzoo only")
-    parser.add_argument("--output", type=Path, default=ROOT / "results" / "vs_comlrl.json")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "vs_comlrl.json")
     args = parser.parse_args(argv)
 
     import inspect
