@@ -254,26 +254,37 @@ def _fresh_uid() -> int:
         return 100_000_000 + (os.getpid() % 4_194_304) * 64 + _NEXT_UID[0] % 64
 
 
-def _needed_paths() -> list[str]:
+def _needed_dirs() -> list[str]:
+    """Folders the server must still see: the interpreter, its prefixes, this module."""
     here = os.path.dirname(os.path.realpath(__file__))
-    paths = {os.path.realpath(sys.executable), os.path.realpath(sys.prefix),
+    paths = {os.path.dirname(os.path.realpath(sys.executable)), os.path.realpath(sys.prefix),
              os.path.realpath(sys.base_prefix), here}
     return sorted(paths)
 
 
-def _maskable_dirs() -> list[str]:
-    """World-writable directories we can cover with a tmpfs without hiding the interpreter."""
-    needed = _needed_paths()
+def _maskable_dirs() -> list[tuple[str, list[str]]]:
+    """World-writable directories to cover with a tmpfs, each with the needed folders inside it.
+
+    A needed folder under a covered directory (a checkout or venv under ``/tmp``) is bound
+    back read-only at its own path after the tmpfs is mounted, so the candidate gets a
+    private ``/tmp`` wherever the project lives.
+    """
+    needed = _needed_dirs()
     out = []
     for d in _WORLD_WRITABLE:
         try:
             st = os.stat(d)
         except OSError:
             continue
-        real = os.path.realpath(d)
-        if not st.st_mode & 0o002 or any(p == real or p.startswith(real + "/") for p in needed):
+        if not st.st_mode & 0o002:
             continue
-        out.append(d)
+        real = os.path.realpath(d)
+        inside = [p for p in needed if p == real or p.startswith(real + "/")]
+        if real in inside:  # the interpreter is the directory itself: cannot cover it
+            continue
+        # keep only the outermost needed folders (a venv inside a checkout is bound once)
+        inside = [p for p in inside if not any(q != p and p.startswith(q + "/") for q in inside)]
+        out.append((d, inside))
     return out
 
 
@@ -305,7 +316,7 @@ class _Server:
     def __init__(self, mode: str, limits: SandboxLimits, process_per_test: bool) -> None:
         self.uid = _fresh_uid() if mode in ("namespace", "setuid") else None
         masked = _maskable_dirs() if mode in ("namespace", "userns") else []
-        workroot = masked[0] if masked else ""
+        workroot = masked[0][0] if masked else ""
         # the sandbox uid cannot read an interpreter installed under a private home: show
         # its standard library read-only at a readable place inside the namespace
         libmap = {}
@@ -323,11 +334,23 @@ class _Server:
                     "for m in $(cut -d' ' -f5 /proc/self/mountinfo); do "
                     "mount -o remount,bind,ro \"$m\" 2>/dev/null || true; done"
                 )
-            for d in masked:
+            for fd, (d, keep) in enumerate(masked, start=3):
+                real = os.path.realpath(d)
+                if keep:  # hold the real directory open, to bind needed folders back from it
+                    lines.append(f"exec {fd}<{shlex.quote(real)}")
                 lines.append(
                     f"mount -t tmpfs -o size={limits.disk_mb}m,mode=1777,nosuid,nodev "
                     f"collabzoo-sandbox {shlex.quote(d)}"
                 )
+                for p in keep:
+                    src = shlex.quote(f"/proc/self/fd/{fd}/{os.path.relpath(p, real)}")
+                    dst = shlex.quote(p)
+                    # --no-canonicalize: mount(8) would resolve the /proc fd link to its
+                    # path text, i.e. the new tmpfs, instead of the directory held open
+                    lines.append(f"mkdir -p {dst} && mount --no-canonicalize --bind {src} {dst} && "
+                                 f"mount -o remount,bind,ro {dst}")
+                if keep:
+                    lines.append(f"exec {fd}<&-")
             for src, dst in libmap.items():
                 src, dst = shlex.quote(src), shlex.quote(dst)
                 # "remount,bind" changes only this mount's flags, never the file system's
