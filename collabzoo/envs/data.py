@@ -18,11 +18,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DatasetUnavailableError", "load_records"]
+__all__ = ["DatasetUnavailableError", "check_max_items", "load_records"]
 
 
 class DatasetUnavailableError(RuntimeError):
     """The requested dataset could not be loaded (hub unreachable, missing file or split)."""
+
+
+def check_max_items(max_items: int | None) -> None:
+    """Raise ``ValueError`` unless ``max_items`` is ``None`` or a positive integer."""
+    if max_items is not None and (
+        isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1
+    ):
+        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}")
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -52,8 +60,7 @@ def load_records(
             ``dataset="bundled"`` as the offline option.
         ValueError: Bad ``max_items`` or missing columns.
     """
-    if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
-        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}")
+    check_max_items(max_items)
     if dataset == "bundled":
         path = bundled_dir / f"{split}.jsonl"
         if not path.exists():

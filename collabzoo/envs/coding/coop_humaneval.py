@@ -68,7 +68,7 @@ from typing import Any, ClassVar
 
 from collabzoo.envs.coding.base import REQUIRED_COLUMNS, CodingCollabEnv
 from collabzoo.envs.coding.sandbox import SandboxLimits, SandboxPool
-from collabzoo.envs.data import load_records
+from collabzoo.envs.data import check_max_items, load_records
 
 __all__ = ["EVAL_SIZE", "SPLITS", "CoopHumanEvalEnv", "load_coop_humaneval"]
 
@@ -85,9 +85,7 @@ def load_coop_humaneval(
     source_split: str = "test",
 ) -> list[dict[str, Any]]:
     """The records of one CoopHumanEval split (see the module docstring for the arguments)."""
-    if max_items is not None and (isinstance(max_items, bool) or not isinstance(max_items, int)
-                                  or max_items < 1):
-        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}")
+    check_max_items(max_items)
     if split not in SPLITS:
         raise ValueError(f"unknown CoopHumanEval split {split!r}; the splits are {list(SPLITS)}")
     records = load_records(dataset, "all" if dataset == "bundled" else source_split,

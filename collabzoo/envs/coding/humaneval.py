@@ -92,7 +92,7 @@ from typing import Any, ClassVar
 
 from collabzoo.envs.coding.base import REQUIRED_COLUMNS, CodingCollabEnv
 from collabzoo.envs.coding.sandbox import SandboxLimits, SandboxPool
-from collabzoo.envs.data import load_records
+from collabzoo.envs.data import check_max_items, load_records
 
 __all__ = ["SPLITS", "HumanEvalEnv", "load_humaneval"]
 
@@ -107,9 +107,7 @@ def load_humaneval(
     dataset: str = "bundled", split: str = "eval", max_items: int | None = None
 ) -> list[dict[str, Any]]:
     """The records of one HumanEval split (see the module docstring for the arguments)."""
-    if max_items is not None and (isinstance(max_items, bool) or not isinstance(max_items, int)
-                                  or max_items < 1):
-        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}")
+    check_max_items(max_items)
     if split not in SPLITS:
         raise ValueError(f"unknown HumanEval split {split!r}; the splits are {sorted(SPLITS)}")
     source_split = "all" if dataset == "bundled" else "test"
