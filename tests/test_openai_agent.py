@@ -54,6 +54,11 @@ class Stub:
                     status, reply, headers, delay = stub.script[min(index, len(stub.script) - 1)]
                 try:
                     time.sleep(delay)
+                    # out of flight before the reply is written: the client may send its
+                    # next request as soon as it has read this one, before a later line of
+                    # this thread runs
+                    with stub.lock:
+                        stub.in_flight -= 1
                     if reply is None:
                         prompt = (
                             body["messages"][-1]["content"]
@@ -77,9 +82,6 @@ class Stub:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
-                finally:
-                    with stub.lock:
-                        stub.in_flight -= 1
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
