@@ -310,8 +310,9 @@ def _run_train(args: argparse.Namespace) -> int:
     except (DatasetUnavailableError, ValueError, TypeError) as error:
         return fail(f"cannot set up training: {error}")
     trainer.train()
-    print(f"wrote {config.output_dir}/: metrics.jsonl, config.yaml, tensorboard/, "
-          "reward_curve.png, agents/")
+    if trainer.dist.main:  # one line, not one per process of a data-parallel run
+        print(f"wrote {config.output_dir}/: metrics.jsonl, config.yaml, tensorboard/, "
+              "reward_curve.png, agents/")
     return 0
 
 

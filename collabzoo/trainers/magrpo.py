@@ -94,21 +94,24 @@ class _TaskOrder:
 
 
 class _Distributed:
-    """The process group under ``accelerate launch`` / ``torchrun`` (or none: one process).
+    """The process group under ``accelerate launch`` / ``torchrun`` / ``mpirun`` (or none: one
+    process).
 
-    Gradients are averaged by hand (one flat all-reduce per agent), so any Policy works
-    without wrapping its model in DistributedDataParallel."""
+    accelerate's ``PartialState`` reads whichever launcher started the process (torchrun's
+    ``RANK``/``WORLD_SIZE``, or MPI's ``PMI_*``/``OMPI_COMM_WORLD_*`` under ``accelerate launch
+    --cpu --num_processes N --mpirun_hostfile F``) and joins the group: NCCL with one GPU per
+    process, gloo on CPU (also without ``--cpu`` when no GPU is present). Gradients are then
+    averaged by hand (one flat all-reduce per agent), so any Policy works without wrapping
+    its model in DistributedDataParallel."""
 
     def __init__(self) -> None:
-        # the launcher's environment (accelerate launch, torchrun): RANK, WORLD_SIZE, MASTER_*
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1 and torch.cuda.is_available():  # one GPU per process
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        if self.world > 1 and not torch.distributed.is_initialized():
-            torch.distributed.init_process_group(
-                "nccl" if torch.cuda.is_available() else "gloo",
-                rank=self.rank, world_size=self.world)
+        from accelerate import PartialState
+        from accelerate.utils import parse_flag_from_env
+
+        cpu = parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available()
+        state = PartialState(cpu=cpu)
+        self.world = state.num_processes
+        self.rank = state.process_index
 
     @property
     def main(self) -> bool:
