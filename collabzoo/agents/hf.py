@@ -141,7 +141,9 @@ class InverseCdfSampler:
         token = torch.searchsorted(cdf, u, right=True)  # (B, 1)
         # u x total can round up to total: never past the last token of positive probability
         last = torch.searchsorted(cdf, total, right=False)
-        token = torch.minimum(token, last)
+        # (a NaN row, from a diverged model, would index past the vocabulary: clamp, so that
+        # the NaN surfaces in the loss, where the trainer skips and counts it)
+        token = torch.minimum(token, last).clamp_(max=cdf.shape[-1] - 1)
         out = torch.full_like(scores, float("-inf"))
         return out.scatter_(1, token, 0.0)
 
