@@ -12,8 +12,8 @@ Import               ``collabzoo.make("collabzoo/HumanEval-v0")``
 The 164 problems of OpenAI's HumanEval. Two LLMs write one solution together: ``helper``
 writes ``def aux(...)``, ``main`` writes the entry-point function and may call ``aux``. All
 generated code runs only in the sandbox (:mod:`collabzoo.envs.coding.sandbox`): a separate
-interpreter in its own PID/network/mount namespaces under an unprivileged uid, with one
-process per test.
+interpreter in its own PID/network/mount namespaces under an unprivileged uid, one process per
+candidate (``process_per_test=True`` of the pool: one per test).
 
 Observations:
     ``helper`` sees the problem (signature, docstring, examples) and is asked for ``aux``
