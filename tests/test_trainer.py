@@ -313,3 +313,13 @@ def test_wandb_offline_run_holds_every_step(tmp_path, monkeypatch):
         assert row["loss/policy"] == pytest.approx(metrics["loss/policy"])
     assert config["config"]["num_generations"] == 4  # the resolved config
     assert wandb.run is None  # finished
+
+
+def test_adamw_is_fused_where_torch_has_the_kernel():
+    from collabzoo.trainers.magrpo import _adamw
+
+    trainer = _trainer(steps=1)
+    assert all(o.defaults["fused"] for o in trainer.optimizers.values())
+    # parameters on a device without the fused kernel get the default implementation
+    meta = [torch.nn.Parameter(torch.zeros(3, device="meta"))]
+    assert not _adamw(meta, MAGRPOConfig(**FAST)).defaults["fused"]
