@@ -45,11 +45,15 @@ tiny            collabzoo LoRA   0.043       3.4x (3.3-4.0)         443 MB
 tiny-1.3m-deep  CoMLRL 1.4.3     0.314                              541 MB
 tiny-1.3m-deep  collabzoo full   0.075       4.1x (3.8-4.3)         512 MB
 tiny-1.3m-deep  collabzoo LoRA   0.078       4.0x (3.8-4.2)         504 MB
-SmolLM2-135M    CoMLRL 1.4.3     12.15                              5960 MB
-SmolLM2-135M    collabzoo full   3.34        3.5x (3.0-3.7)         4337 MB (0.73x)
-SmolLM2-135M    collabzoo LoRA   2.56        4.7x (3.5-4.7)         1732 MB (0.29x)
-SmolLM2-135M    LoRA bf16        1.89        6.4x (6.2-6.5)         1277 MB (0.21x)
+SmolLM2-135M    CoMLRL 1.4.3     14.59                              6041 MB
+SmolLM2-135M    collabzoo full   3.91        3.7x (3.6-3.9)         4118 MB (0.68x)
+SmolLM2-135M    collabzoo LoRA   3.19        4.6x (4.6-5.0)         1725 MB (0.29x)
+SmolLM2-135M    LoRA bf16        2.27        6.4x (5.9-7.3)         1274 MB (0.21x)
 ==============  ===============  ==========  =====================  ===========
+
+(The SmolLM2 rows were re-run after collabzoo's AdamW became fused, on a busier hour: CoMLRL
+took 12.15 s per prompt-step in the first run; the ratios are paired per round. Before the
+fused AdamW: full copies 3.5x, LoRA 4.7x, bf16 6.4x.)
 
 With ``--threads 1`` (one round each, same day) the ratios are lower, because collabzoo's
 batched matrix products use the second core and CoMLRL's batch-1 and batch-4 ones barely do:
