@@ -3,6 +3,7 @@ save/load, LoRA adapter independence) and the model loaders. Fast: seconds on CP
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -309,7 +310,18 @@ def test_inverse_cdf_sampler_matches_the_distribution():
     assert torch.allclose(counts.float(), expected, rtol=0.05, atol=60)
 
 
-def test_inverse_cdf_sampler_never_draws_filtered_tokens():
+def test_inverse_cdf_sampler_reaches_rare_tokens_late_in_a_big_vocabulary(monkeypatch):
+    # the last of 50,000 tokens has probability 1e-9 and comes after a token holding almost
+    # all the mass: with a float32 running sum (steps of 6e-8 near 1) its interval is empty
+    logits = torch.full((50_000,), -40.0)
+    logits[0] = 0.0
+    logits[-1] = math.log(1e-9)
+    sampler = InverseCdfSampler(SamplingConfig())
+    monkeypatch.setattr(torch, "rand", lambda *a, **k: torch.full(*a, 1.0 - 0.5e-9, **k))
+    assert _draw(sampler, logits, 1).tolist() == [49_999]
+
+
+def test_inverse_cdf_sampler_never_draws_filtered_tokens(monkeypatch):
     torch.manual_seed(0)
     logits = torch.tensor([2.0, 0.0, -1.0, 1.0, 1.9, 0.5])
     drawn = _draw(InverseCdfSampler(SamplingConfig(top_k=2)), logits, 5_000)
@@ -323,12 +335,11 @@ def test_inverse_cdf_sampler_never_draws_filtered_tokens():
     masked = torch.tensor([0.0, float("-inf"), 1.0, float("-inf")])
     sampler = InverseCdfSampler(SamplingConfig())
     assert set(_draw(sampler, masked, 5_000).tolist()) == {0, 2}
-    real_rand = torch.rand
-    try:
-        torch.rand = lambda *a, **k: torch.full(*a, 1.0 - 2 ** -24, **k)  # the largest draw
-        assert _draw(sampler, masked, 3).tolist() == [2, 2, 2]
-    finally:
-        torch.rand = real_rand
+    # u x total == total (u = 1 stands for a draw that rounds up): the last token of
+    # positive probability, never the masked one after it
+    monkeypatch.setattr(torch, "rand", lambda *a, **k: torch.ones(*a, **k))
+    assert _draw(sampler, masked, 3).tolist() == [2, 2, 2]
+    monkeypatch.undo()
     # a NaN row (diverged model) still gives one token inside the vocabulary
     nan = torch.full((4,), float("nan"))
     assert 0 <= int(_draw(sampler, nan, 1)[0]) < 4

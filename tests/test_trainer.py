@@ -323,3 +323,19 @@ def test_adamw_is_fused_where_torch_has_the_kernel():
     # parameters on a device without the fused kernel get the default implementation
     meta = [torch.nn.Parameter(torch.zeros(3, device="meta"))]
     assert not _adamw(meta, MAGRPOConfig(**FAST)).defaults["fused"]
+
+
+def test_resume_keeps_this_runs_optimizer_implementation(tmp_path):
+    out = tmp_path / "run"
+    _trainer(steps=1, output_dir=str(out), save_every=1).train()
+    # a checkpoint written before AdamW became fused (or on a device without the kernel)
+    path = out / "checkpoints" / "step-1" / "optimizer.pt"
+    states = torch.load(path, weights_only=False)
+    for state in states["optimizers"].values():
+        for group in state["param_groups"]:
+            group["fused"] = None
+    torch.save(states, path)
+    resumed = _trainer(steps=2, output_dir=str(out), save_every=1)
+    resumed.train(resume=True)
+    assert resumed.step == 2
+    assert all(g["fused"] for o in resumed.optimizers.values() for g in o.param_groups)

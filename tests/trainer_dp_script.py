@@ -15,6 +15,13 @@ def main(out: str) -> None:
 
     from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
 
+    if os.environ.get("EARLY_PARTIAL_STATE"):
+        # user code that set up accelerate first, with its defaults (cpu=False): on a machine
+        # without GPUs that state says "not distributed", the trainer must not believe it
+        from accelerate import PartialState
+
+        PartialState()
+
     config = MAGRPOConfig(steps=2, batch_size=2, num_generations=2, max_new_tokens=6,
                           learning_rate=1e-3, progress_bar=False, report_to=(), save_every=2,
                           output_dir=out, scale="batch")

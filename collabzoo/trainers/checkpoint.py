@@ -107,7 +107,12 @@ def load_checkpoint(
         policy.load(str(path / "agents" / name))
     states = torch.load(path / "optimizer.pt", weights_only=False)
     for name, optimizer in optimizers.items():
+        # load_state_dict takes the saved param_groups whole, implementation flags included:
+        # keep this run's choice (fused or not), which depends on the devices it runs on
+        flags = [{k: g.get(k) for k in ("fused", "foreach")} for g in optimizer.param_groups]
         optimizer.load_state_dict(states["optimizers"][name])
+        for group, kept in zip(optimizer.param_groups, flags, strict=True):
+            group.update(kept)
     for name, scheduler in schedulers.items():
         scheduler.load_state_dict(states["schedulers"][name])
     rng_path = path / f"rng_state_{rank}.pt"

@@ -94,36 +94,70 @@ class _TaskOrder:
 
 
 def _adamw(params: list[torch.nn.Parameter], config: MAGRPOConfig) -> torch.optim.AdamW:
-    """AdamW, fused (one kernel per step) for floating-point parameters on CPU or CUDA: on one
-    CPU it steps 135M parameters in 0.075 s instead of foreach's 0.79 s. Other devices get
-    torch's default implementation (the fused kernel exists for a few devices only, and an
-    unsupported one would only fail at the first step)."""
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
-                                 for p in params)
-    return torch.optim.AdamW(params, lr=config.learning_rate, betas=config.adam_betas,
-                             eps=config.adam_eps, weight_decay=config.weight_decay,
-                             fused=fused or None)
+    """AdamW, fused (one kernel per step) for floating-point parameters on CPU or CUDA where
+    this torch has the kernel (CPU: torch >= 2.4): on one CPU it steps 135M parameters in
+    0.075 s instead of foreach's 0.79 s. Anything else gets torch's default implementation
+    (an unsupported device would only fail at the first step)."""
+    kwargs = dict(lr=config.learning_rate, betas=config.adam_betas, eps=config.adam_eps,
+                  weight_decay=config.weight_decay)
+    if _fusable(params):
+        try:
+            return torch.optim.AdamW(params, fused=True, **kwargs)
+        except RuntimeError:  # this torch has no fused kernel for the device
+            pass
+    return torch.optim.AdamW(params, **kwargs)
+
+
+def _fusable(params: Sequence[torch.nn.Parameter]) -> bool:
+    return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
+                                for p in params)
+
+
+def _group_initialized() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _launcher_world_size() -> int:
+    """The process count that a launcher announced in the environment (1: none)."""
+    names = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+    return max([int(os.environ.get(n, "1") or 1) for n in names])
 
 
 class _Distributed:
     """The process group under ``accelerate launch`` / ``torchrun`` / ``mpirun`` (or none: one
     process).
 
-    accelerate's ``PartialState`` reads whichever launcher started the process (torchrun's
-    ``RANK``/``WORLD_SIZE``, or MPI's ``PMI_*``/``OMPI_COMM_WORLD_*`` under ``accelerate launch
-    --cpu --num_processes N --mpirun_hostfile F``) and joins the group: NCCL with one GPU per
-    process, gloo on CPU (also without ``--cpu`` when no GPU is present). Gradients are then
-    averaged by hand (one flat all-reduce per agent), so any Policy works without wrapping
-    its model in DistributedDataParallel."""
+    When a launcher announced several processes, accelerate's ``PartialState`` reads it
+    (torchrun's ``RANK``/``WORLD_SIZE``, or MPI's ``PMI_*``/``OMPI_COMM_WORLD_*`` under
+    ``accelerate launch --cpu --num_processes N --mpirun_hostfile F``) and joins the group:
+    NCCL with one GPU per process, gloo on CPU (also without ``--cpu`` when no GPU is
+    present). Rank and world size are then read from ``torch.distributed`` itself, so a
+    ``PartialState`` that user code created earlier with other arguments cannot make each
+    process train alone; a launched process that ends up without a group is an error. A
+    single process never touches accelerate. Gradients are averaged by hand (one flat
+    all-reduce per agent), so any Policy works without wrapping its model in
+    DistributedDataParallel."""
 
     def __init__(self) -> None:
-        from accelerate import PartialState
-        from accelerate.utils import parse_flag_from_env
+        launched = _launcher_world_size()
+        if launched > 1 and not _group_initialized():
+            from accelerate import PartialState
+            from accelerate.utils import parse_flag_from_env
 
-        cpu = parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available()
-        state = PartialState(cpu=cpu)
-        self.world = state.num_processes
-        self.rank = state.process_index
+            cpu = parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available()
+            PartialState(cpu=cpu)
+        if _group_initialized():
+            self.world = torch.distributed.get_world_size()
+            self.rank = torch.distributed.get_rank()
+        else:
+            self.world, self.rank = 1, 0
+        if launched > 1 and self.world != launched:
+            raise RuntimeError(
+                f"the launcher started {launched} processes but this one joined a group of "
+                f"{self.world}: each would train alone. Launch with `accelerate launch` "
+                "(--multi_gpu, or --cpu with --mpirun_hostfile) or torchrun; under a bare "
+                "mpirun on CPUs set ACCELERATE_USE_CPU=1"
+            )
 
     @property
     def main(self) -> bool:
