@@ -128,12 +128,10 @@ def test_completions_endpoint_and_system_prompt():
 def test_concurrency_limit():
     with Stub([(200, None, None, 0.3)]) as stub:
         agent = agent_for(stub, max_concurrency=3)
-        began = time.perf_counter()
         answers = agent.act([str(i) for i in range(9)])
-        elapsed = time.perf_counter() - began
     assert [a[0] for a in answers] == [f"echo:{i}:None" for i in range(9)]
+    # 3 at once (concurrent), never 4: counted by the server, no clock involved
     assert stub.max_in_flight == 3
-    assert elapsed < 9 * 0.3 * 0.75  # concurrent (~0.9 s), not one by one (2.7 s)
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
