@@ -100,7 +100,7 @@ def _adamw(params: list[torch.nn.Parameter], config: MAGRPOConfig) -> torch.opti
     (an unsupported device would only fail at the first step)."""
     kwargs = dict(lr=config.learning_rate, betas=config.adam_betas, eps=config.adam_eps,
                   weight_decay=config.weight_decay)
-    if _fusable(params):
+    if params and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params):
         try:
             return torch.optim.AdamW(params, fused=True, **kwargs)
         except RuntimeError:  # this torch has no fused kernel for the device
@@ -108,19 +108,8 @@ def _adamw(params: list[torch.nn.Parameter], config: MAGRPOConfig) -> torch.opti
     return torch.optim.AdamW(params, **kwargs)
 
 
-def _fusable(params: Sequence[torch.nn.Parameter]) -> bool:
-    return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
-                                for p in params)
-
-
 def _group_initialized() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
-
-
-def _launcher_world_size() -> int:
-    """The process count that a launcher announced in the environment (1: none)."""
-    names = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
-    return max([int(os.environ.get(n, "1") or 1) for n in names])
 
 
 class _Distributed:
@@ -134,15 +123,18 @@ class _Distributed:
     present). Rank and world size are then read from ``torch.distributed`` itself, so a
     ``PartialState`` that user code created earlier with other arguments cannot make each
     process train alone; a launched process that ends up without a group is an error. A
-    single process never touches accelerate. Gradients are averaged by hand (one flat
+    single process creates no accelerate state. Gradients are averaged by hand (one flat
     all-reduce per agent), so any Policy works without wrapping its model in
     DistributedDataParallel."""
 
     def __init__(self) -> None:
-        launched = _launcher_world_size()
+        from accelerate.utils import get_int_from_env, parse_flag_from_env
+
+        # the process count a launcher announced (the variables PartialState reads)
+        launched = get_int_from_env(
+            ["WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"], 1)
         if launched > 1 and not _group_initialized():
             from accelerate import PartialState
-            from accelerate.utils import parse_flag_from_env
 
             cpu = parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available()
             PartialState(cpu=cpu)
