@@ -113,9 +113,6 @@ def length_ratio_reward(first: str, second: str) -> float:
     return 1.0 / (1.0 + abs((len(second) + 1) / (len(first) + 1) - 2.0))
 
 
-MICRO_BATCH = {name: 32 for name in TINY_SHAPES}
-"""collabzoo's ``micro_batch_size`` per model: a tiny model's 32 rows fit one pass."""
-
 # ----------------------------------------------------------------------------- the runners
 COMLRL_RUNNER = textwrap.dedent('''
     import json, os, resource, sys, time
@@ -279,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = model_folder(model, cache)
         spec = dict(model_dir=str(folder), prompts=PROMPTS, G=args.G,
                     max_new_tokens=args.max_new_tokens, reward_source=reward_source,
-                    micro_batch_size=args.micro_batch_size or MICRO_BATCH.get(model, 8))
+                    micro_batch_size=args.micro_batch_size or (32 if model in TINY_SHAPES else 8))
         row: dict = {"model": model, "prompts": len(PROMPTS), "G": args.G,
                      "max_new_tokens": args.max_new_tokens, "threads": args.threads,
                      "micro_batch_size": spec["micro_batch_size"], "repeats": args.repeats,
@@ -312,8 +309,6 @@ def main(argv: list[str] | None = None) -> int:
                 entry["memory_ratio"] = entry["peak_rss_mb"] / max(
                     r["peak_rss_mb"] for r in runs["comlrl"])
             row[name] = entry
-        for name in trainers:
-            entry = row[name]
             extra = (f"  {entry['speedup']:4.1f}x faster ({entry['speedup_min']:.1f}-"
                      f"{entry['speedup_max']:.1f}), {entry['memory_ratio']:.2f}x memory"
                      if "speedup" in entry else "")
