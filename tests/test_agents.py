@@ -55,23 +55,30 @@ def policy() -> HFPolicy:
 
 
 def force_tokens(policy: HFPolicy, rows: list[list[int]]) -> None:
-    """Make generation emit ``rows[r][k]`` as token k of row r (where given)."""
-    original = policy.model.forward
-    step = {"k": 0}
+    """Make generation emit ``rows[r][k]`` as token k of row r (where given).
 
-    def forward(*args, **kwargs):
-        out = original(*args, **kwargs)
-        if "past_key_values" not in kwargs:  # the shared prompt prefill before generate()
-            return out
-        k = step["k"]
+    A logits processor appended to every ``generate`` call of the policy: it sees the ids
+    generated so far, so it knows k without telling prefill from decode calls.
+    """
+    from transformers import LogitsProcessorList
+
+    original = policy.model.generate
+
+    def force(input_ids, scores, prompt_length):
+        k = input_ids.shape[1] - prompt_length
         for r, seq in enumerate(rows):
             if k < len(seq):
-                out.logits[r, -1, :] = -1e4
-                out.logits[r, -1, seq[k]] = 1e4
-        step["k"] += 1
-        return out
+                scores[r, :] = -1e4
+                scores[r, seq[k]] = 1e4
+        return scores
 
-    policy.model.forward = forward
+    def generate(*args, **kwargs):
+        prompt_length = kwargs["input_ids"].shape[1]
+        processors = LogitsProcessorList(kwargs.pop("logits_processor", None) or [])
+        processors.append(lambda ids, scores: force(ids, scores, prompt_length))
+        return original(*args, logits_processor=processors, **kwargs)
+
+    policy.model.generate = generate
 
 
 def naive_log_probs(policy: HFPolicy, samples: Samples) -> torch.Tensor:
@@ -567,3 +574,24 @@ def test_sample_shared_prefill_equals_per_row_prefill():
             torch.testing.assert_close(a.completion_ids[:, 0], b.completion_ids[:, 0],
                                        atol=0, rtol=0)
             assert sum(x == y for x, y in zip(a.texts, b.texts, strict=True)) >= 6
+
+
+def test_missing_cache_internals_fall_back_to_one_forward_per_row(monkeypatch):
+    """Without transformers' DynamicLayer (an internal), sampling and log-probs still work,
+    one forward per row, with the same numbers as the shared-prompt path."""
+    shared = _lora_policy_with_random_adapter()
+    s = shared.sample(["hello world", PROMPTS[2]], 3, SAMPLING)
+    expected = shared.log_probs(s).detach()
+
+    monkeypatch.delattr("transformers.cache_utils.DynamicLayer")
+    policy = _lora_policy_with_random_adapter()
+    sizes = _forward_batch_sizes(policy)
+    again = policy.sample(["hello world", PROMPTS[2]], 3, SAMPLING)
+    assert sizes == [2]  # the prefill of the 2 distinct prompts, tried once (generate runs
+    # peft's inner model, which this hook does not see)
+    assert again.texts == s.texts
+    sizes.clear()
+    lp = policy.log_probs(again)
+    assert sizes == [6]  # one forward over every row's prompt + completion
+    mask = s.completion_mask.bool()
+    torch.testing.assert_close(lp.detach()[mask], expected[mask], atol=1e-5, rtol=1e-5)

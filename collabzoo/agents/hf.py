@@ -52,6 +52,7 @@ from typing import Any
 
 import torch
 
+from collabzoo.agents import hf_internals
 from collabzoo.agents.base import Samples, SamplingConfig
 
 __all__ = ["HFPolicy", "InverseCdfSampler", "completion_mask", "selective_log_softmax"]
@@ -164,19 +165,6 @@ def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
         yield
 
 
-def _adapter_parameters(model: torch.nn.Module, adapter_name: str) -> list[torch.nn.Parameter]:
-    """The parameters of one peft adapter: ``...lora_A.<adapter_name>.weight`` and the like."""
-    params = []
-    for name, p in model.named_parameters():
-        parts = name.split(".")
-        if any(
-            part == adapter_name and (owner.startswith("lora_") or owner == "modules_to_save")
-            for owner, part in zip(parts, parts[1:], strict=False)
-        ):
-            params.append(p)
-    return params
-
-
 class HFPolicy:
     """A transformers causal LM (optionally one LoRA adapter of a shared PeftModel) as a Policy.
 
@@ -243,11 +231,11 @@ class HFPolicy:
         if reference_model is not None:
             reference_model.eval().requires_grad_(False)
         if adapter_name is not None:
-            self._trainable = _adapter_parameters(model, adapter_name)
+            self._trainable = hf_internals.adapter_parameters(model, adapter_name)
             for p in self._trainable:
                 p.requires_grad_(True)
             # every policy sharing this model re-enables its own adapter after a switch
-            model.__dict__.setdefault("_collabzoo_trainable", {})[adapter_name] = self._trainable
+            hf_internals.register_trainable(model, adapter_name, self._trainable)
         else:
             self._trainable = list(model.parameters())
             for p in self._trainable:
@@ -305,7 +293,7 @@ class HFPolicy:
             with self._adapter_active():
                 cache = _shared_prefill(self.model, unique_ids, unique_mask, n)
             if cache is not None:
-                gen_kwargs["past_key_values"] = cache
+                gen_kwargs[hf_internals.cache_kwarg()] = cache
         if sampling.stop_strings:
             from transformers import StoppingCriteriaList
 
@@ -518,12 +506,8 @@ class HFPolicy:
     @contextlib.contextmanager
     def _adapter_active(self) -> Iterator[None]:
         """Make this policy's adapter the active one of a shared PeftModel."""
-        if self.adapter_name is not None and self.model.active_adapter != self.adapter_name:
-            self.model.set_adapter(self.adapter_name)
-            # set_adapter freezes every other adapter; keep each policy's adapter trainable
-            for params in self.model.__dict__.get("_collabzoo_trainable", {}).values():
-                for p in params:
-                    p.requires_grad_(True)
+        if self.adapter_name is not None:
+            hf_internals.activate_adapter(self.model, self.adapter_name)
         yield
 
 
@@ -544,48 +528,29 @@ def _completion_log_probs(
     """(N, T) log-probabilities of the completion tokens (T >= 1, N >= 1) under ``model``.
 
     Rows with the same prompt (ids and mask) share one prompt pass when the model's KV cache
-    can be expanded over rows (:func:`_shared_prompt_log_probs`); otherwise one forward over
-    prompt + completion per row (:func:`_full_log_probs`).
+    can be indexed over rows (:func:`_shared_prompt_log_probs`); otherwise, and whenever the
+    transformers internals that needs are missing, one forward over prompt + completion per
+    row (:func:`_full_log_probs`).
     """
-    if share_prompts and len(prompt_ids) > 1:
+    if share_prompts and len(prompt_ids) > 1 and hf_internals.prompt_sharing_supported(model):
         p = prompt_ids.shape[1]
         key = torch.cat([prompt_ids, prompt_mask], dim=1)
         unique, inverse = torch.unique(key, dim=0, return_inverse=True)
-        if len(unique) < len(key) and not getattr(model, "_collabzoo_no_prompt_sharing", False):
+        if len(unique) < len(key):
             out = _shared_prompt_log_probs(
                 model, unique[:, :p], unique[:, p:], inverse, prompt_mask, completion_ids
             )
             if out is not None:
                 return out
-            # the cache cannot be expanded over rows: do not try again with this model
-            model.__dict__["_collabzoo_no_prompt_sharing"] = True
     return _full_log_probs(model, prompt_ids, prompt_mask, completion_ids)
-
-
-def _expandable_cache(cache: Any, rows: int, length: int) -> bool:
-    """Whether ``cache`` is a plain per-layer key/value DynamicCache of (rows, ..., length, .)
-    (not sliding-window, recurrent or quantized), which indexing over rows keeps exact."""
-    from transformers.cache_utils import DynamicCache, DynamicLayer
-
-    return (
-        isinstance(cache, DynamicCache)
-        and len(cache.layers) > 0
-        and all(
-            type(layer) is DynamicLayer
-            and layer.is_initialized
-            and layer.keys.shape[0] == rows
-            and layer.keys.shape[-2] == length
-            for layer in cache.layers
-        )
-    )
 
 
 def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Tensor, n: int) -> Any:
     """The KV cache of all but the last column of the B distinct prompts, repeated to the
-    N = B * n rows, for ``generate(past_key_values=...)`` (which then runs the last prompt
-    column and samples); None when the model's cache cannot be repeated over rows."""
+    N = B * n rows, for ``generate`` (which then runs the last prompt column and samples);
+    None when the model's cache cannot be repeated over rows."""
     p = unique_ids.shape[1]
-    if p < 2 or getattr(model, "_collabzoo_no_prompt_sharing", False):
+    if p < 2 or not hf_internals.prompt_sharing_supported(model):
         return None
     _, positions = _positions(unique_mask[:, :-1], 0)
     out = model(
@@ -595,12 +560,10 @@ def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Ten
         logits_to_keep=1,
         use_cache=True,
     )
-    cache = getattr(out, "past_key_values", None)
-    if not _expandable_cache(cache, len(unique_ids), p - 1):
-        model.__dict__["_collabzoo_no_prompt_sharing"] = True
+    cache = hf_internals.output_cache(out)
+    if not hf_internals.shareable_cache(model, cache, len(unique_ids), p - 1):
         return None
-    cache.batch_repeat_interleave(n)
-    return cache
+    return hf_internals.repeat_cache_rows(cache, n)
 
 
 def _full_log_probs(
@@ -648,20 +611,20 @@ def _shared_prompt_log_probs(
         logits_to_keep=1,
         use_cache=True,
     )
-    cache = getattr(out, "past_key_values", None)
-    if not _expandable_cache(cache, len(unique_ids), p):
+    cache = hf_internals.output_cache(out)
+    if not hf_internals.shareable_cache(model, cache, len(unique_ids), p):
         return None
     first = selective_log_softmax(out.logits[:, -1:][inverse], completion_ids[:, :1])  # (N, 1)
     if t == 1:
         return first
-    cache.batch_select_indices(inverse)  # (U, ...) -> (N, ...): an indexing op, under autograd
+    cache = hf_internals.select_cache_rows(cache, inverse)  # (U, ...) -> (N, ...)
     logits = model(
         input_ids=completion_ids[:, :-1],
         attention_mask=attention,
         position_ids=position_ids[:, p:],
-        past_key_values=cache,
         logits_to_keep=t - 1,
         use_cache=True,
+        **{hf_internals.cache_kwarg(): cache},
     ).logits  # (N, T-1, V)
     return torch.cat([first, selective_log_softmax(logits, completion_ids[:, 1:])], dim=1)
 

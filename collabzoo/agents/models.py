@@ -38,7 +38,6 @@ Register your own short names with :func:`register_model`.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -46,8 +45,7 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +54,7 @@ import torch
 
 from collabzoo.agents.base import SamplingConfig
 from collabzoo.agents.hf import POLICY_FILE, HFPolicy
+from collabzoo.agents.hf_internals import quiet_peft
 
 __all__ = [
     "LoraSettings",
@@ -428,7 +427,7 @@ def load_policy(
     name = adapter_name or "agent0"
     with torch.random.fork_rng(devices=_rng_devices(model)):
         torch.manual_seed(seed)
-        with _quiet_peft():
+        with quiet_peft():
             peft_model = get_peft_model(model, lora.to_peft_config(), adapter_name=name)
     return HFPolicy(peft_model, tokenizer, adapter_name=name, spec=base_spec, **options)
 
@@ -476,14 +475,6 @@ def load_policies(
     return policies
 
 
-@contextlib.contextmanager
-def _quiet_peft() -> Iterator[None]:
-    # peft calls a transformers method deprecated in v5; the warning is not the user's business
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
-        yield
-
-
 def _rng_devices(model: Any) -> list[torch.device]:
     device = next(model.parameters()).device
     return [device] if device.type == "cuda" else []
@@ -506,7 +497,7 @@ def _add_adapter(
     config = lora.to_peft_config() if lora is not None else model.peft_config[base.adapter_name]
     with torch.random.fork_rng(devices=_rng_devices(model)):
         torch.manual_seed(seed)
-        with _quiet_peft():
+        with quiet_peft():
             model.add_adapter(name, config)
     options = {k: v for k, v in options.items() if v is not None}
     options.setdefault("chat_template", base.chat_template)

@@ -1,0 +1,184 @@
+"""Everything collabzoo uses of transformers' and peft's internals, in one module.
+
+:mod:`collabzoo.agents.hf` (policy logic) calls only the functions here when it needs more
+than the documented ``from_pretrained`` / ``forward`` / ``generate`` API. Each function
+checks that the internal it relies on exists (a feature check, which is a version guard that
+also holds for backports) and has a fallback when it does not:
+
+============================  ==========================================  ===================
+internal                      used for                                    when missing
+============================  ==========================================  ===================
+the KV-cache argument's name  passing a prefilled cache to ``forward`` /  (always present)
+(``cache`` since transformers  ``generate`` and reading it from outputs
+5.2x, ``past_key_values``
+before)
+``DynamicCache.layers`` of    prompt sharing: one prompt forward, its     one forward per row
+plain ``DynamicLayer``        cache repeated / indexed over the rows      (exact, slower)
+``Cache.batch_repeat_...`` /
+``batch_select_indices``
+peft's parameter names        a policy's own adapter parameters           error at load
+(``lora_A.<adapter>...``)
+peft ``set_adapter`` freezing  keeping every agent's adapter trainable     (no-op)
+other adapters
+============================  ==========================================  ===================
+
+State that collabzoo keeps about a third-party object (which adapters of a shared model are
+trainable, whether a model's cache can be shared) lives in weak-keyed tables here, never as
+attributes on the model.
+
+The transformers versions the project is tested with are pinned in ``constraints.txt``;
+``make test-latest`` runs the suite on the newest releases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import warnings
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+__all__ = [
+    "activate_adapter",
+    "adapter_parameters",
+    "cache_kwarg",
+    "output_cache",
+    "prompt_sharing_supported",
+    "quiet_peft",
+    "register_trainable",
+    "repeat_cache_rows",
+    "select_cache_rows",
+    "shareable_cache",
+]
+
+# model -> {adapter name: its parameters}: every policy sharing one PeftModel registers here
+_TRAINABLE: weakref.WeakKeyDictionary[Any, dict[str, list[torch.nn.Parameter]]] = (
+    weakref.WeakKeyDictionary()
+)
+# models whose cache turned out not to be shareable over rows: do not try again
+_NO_PROMPT_SHARING: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+# --- the KV cache ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def cache_kwarg() -> str:
+    """The name transformers gives the KV cache in ``forward``/``generate`` and in outputs.
+
+    transformers 5.2x renamed ``past_key_values`` to ``cache`` (the old name still works with
+    a FutureWarning until its removal); the output dataclasses carry the current name.
+    """
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    fields = getattr(CausalLMOutputWithPast, "__dataclass_fields__", {})
+    return "cache" if "cache" in fields else "past_key_values"
+
+
+def output_cache(outputs: Any) -> Any:
+    """The KV cache a ``forward(use_cache=True)`` returned, or None."""
+    return outputs.get(cache_kwarg()) if hasattr(outputs, "get") else None
+
+
+def prompt_sharing_supported(model: Any) -> bool:
+    """False once a model's cache was found not to be shareable (see :func:`shareable_cache`)."""
+    return model not in _NO_PROMPT_SHARING
+
+
+def shareable_cache(model: Any, cache: Any, rows: int, length: int) -> bool:
+    """Whether ``cache`` can be repeated or indexed over rows exactly.
+
+    True for a plain per-layer key/value ``DynamicCache`` of (rows, ..., length, .) (not
+    sliding-window, recurrent or quantized). False also when this transformers has no such
+    classes or no row operations; the model is then remembered, so that the caller's fallback
+    (one forward per row) is taken at once next time.
+    """
+    try:
+        from transformers.cache_utils import DynamicCache, DynamicLayer
+    except ImportError:
+        DynamicCache = DynamicLayer = None  # noqa: N806
+    ok = (
+        DynamicCache is not None
+        and isinstance(cache, DynamicCache)
+        and hasattr(cache, "batch_repeat_interleave")
+        and hasattr(cache, "batch_select_indices")
+        and len(getattr(cache, "layers", ())) > 0
+        and all(
+            type(layer) is DynamicLayer
+            and getattr(layer, "is_initialized", False)
+            and layer.keys.shape[0] == rows
+            and layer.keys.shape[-2] == length
+            for layer in cache.layers
+        )
+    )
+    if not ok:
+        _NO_PROMPT_SHARING.add(model)
+    return ok
+
+
+def repeat_cache_rows(cache: Any, n: int) -> Any:
+    """Repeat every row of a :func:`shareable_cache` ``n`` times, in place (row i -> i*n..)."""
+    cache.batch_repeat_interleave(n)
+    return cache
+
+
+def select_cache_rows(cache: Any, index: torch.Tensor) -> Any:
+    """Index the rows of a :func:`shareable_cache` in place: (U, ...) -> (len(index), ...).
+
+    An indexing op, so under autograd every selected row's gradient reaches its source row.
+    """
+    cache.batch_select_indices(index)
+    return cache
+
+
+# --- peft adapters --------------------------------------------------------------------------
+
+
+def adapter_parameters(model: torch.nn.Module, adapter_name: str) -> list[torch.nn.Parameter]:
+    """The parameters of one peft adapter: ``...lora_A.<adapter_name>.weight`` and the like."""
+    params = []
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        if any(
+            part == adapter_name and (owner.startswith("lora_") or owner == "modules_to_save")
+            for owner, part in zip(parts, parts[1:], strict=False)
+        ):
+            params.append(p)
+    if not params:
+        raise ValueError(
+            f"found no parameters of adapter {adapter_name!r}: this peft names adapter "
+            "parameters differently than collabzoo expects (see constraints.txt for the "
+            "tested version)"
+        )
+    return params
+
+
+def register_trainable(model: Any, adapter_name: str, params: list[torch.nn.Parameter]) -> None:
+    """Record that ``adapter_name``'s parameters of the shared ``model`` are trained."""
+    _TRAINABLE.setdefault(model, {})[adapter_name] = params
+
+
+def activate_adapter(model: Any, adapter_name: str) -> None:
+    """Make ``adapter_name`` the active adapter of a shared PeftModel.
+
+    peft's ``set_adapter`` also freezes every other adapter; every registered adapter is
+    made trainable again, so that one agent's switch never stops another agent's training.
+    """
+    if model.active_adapter == adapter_name:
+        return
+    model.set_adapter(adapter_name)
+    for params in _TRAINABLE.get(model, {}).values():
+        for p in params:
+            p.requires_grad_(True)
+
+
+@contextlib.contextmanager
+def quiet_peft() -> Iterator[None]:
+    """Silence the FutureWarning peft triggers by calling a transformers method deprecated in
+    v5 (``is_gradient_checkpointing``): it is not the user's business."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+        yield
