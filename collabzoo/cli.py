@@ -62,7 +62,9 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.0,
                    help="sampling temperature (default 0: greedy)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
-    p.add_argument("--dtype", default="float32", help="weights dtype of local models")
+    p.add_argument("--dtype", default="auto",
+                   help="weights dtype of local models: auto (bfloat16 where native), float32, "
+                   "bfloat16")
     p.add_argument("--device", default=None, help="device of local models (default: cuda if any)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the key of openai: agents")
@@ -301,13 +303,14 @@ def _run_train(args: argparse.Namespace) -> int:
     except (UnknownEnvError, EnvKwargsError, ValueError, OSError) as error:
         return fail(str(error))
 
+    from collabzoo.agents.models import ModelUnavailableError
     from collabzoo.trainers.magrpo import MAGRPOTrainer
 
     try:
         trainer = MAGRPOTrainer(env_id, env_kwargs=env_kwargs,
                                 model=model[0] if isinstance(model, list) and len(model) == 1
                                 else model, config=config)
-    except (DatasetUnavailableError, ValueError, TypeError) as error:
+    except (DatasetUnavailableError, ValueError, TypeError, ModelUnavailableError) as error:
         return fail(f"cannot set up training: {error}")
     trainer.train()
     if trainer.dist.main:  # one line, not one per process of a data-parallel run

@@ -7,6 +7,10 @@ import os
 # inherited by the CLI subprocesses the tests start.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+# dtype="auto" (the default) picks bfloat16 on CPUs with native support: the suite's numbers
+# must not depend on the host, so it runs as on a CPU without (tests that need either path
+# force the detection themselves; see test_dtype.py). Inherited by subprocesses too.
+os.environ["COLLABZOO_CPU_BF16"] = "0"
 
 import pytest
 from envtools import ALL_ENV_IDS

@@ -247,6 +247,11 @@ class HFPolicy:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the (base) model's weights."""
+        return next(self.model.parameters()).dtype
+
     def __repr__(self) -> str:
         adapter = f", adapter={self.adapter_name!r}" if self.adapter_name else ""
         return f"HFPolicy({self.name!r}, spec={self.spec}{adapter})"

@@ -38,14 +38,17 @@ Register your own short names with :func:`register_model`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,9 +65,12 @@ __all__ = [
     "build_tiny",
     "cache_dir",
     "convert_gguf",
+    "cpu_has_native_bf16",
     "load_policies",
     "load_policy",
+    "native_bf16",
     "register_model",
+    "resolve_dtype",
     "smollm2_gguf_path",
     "tiny_tokenizer",
 ]
@@ -306,9 +312,52 @@ def _build_tiny(*, dtype: torch.dtype, seed: int) -> tuple[Any, Any]:
 def _from_pretrained(name_or_path: str, *, dtype: torch.dtype, **kwargs: Any) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+    if not os.path.isdir(name_or_path) and not _hub_resolvable():
+        # offline: the local hub cache only, instead of ~45 s of retries before the error
+        kwargs.setdefault("local_files_only", True)
+    try:
+        with _quiet_hub():
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+    except OSError as error:
+        if os.path.isdir(name_or_path):
+            raise
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelUnavailableError(
+            f"model {name_or_path!r} is neither an embedded model "
+            f"({', '.join(sorted(_MODELS))}), nor a local folder, nor reachable on the hub "
+            f"({reason})"
+        ) from None
     model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs)
     return model, tokenizer
+
+
+def _hub_resolvable() -> bool:
+    """Whether the hub's host name resolves (one DNS lookup; no request is sent)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname
+    try:
+        socket.getaddrinfo(host, 443)
+    except (OSError, UnicodeError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """No per-retry warnings from huggingface_hub: a model that cannot be reached gets one
+    line (the ModelUnavailableError), not a screen of retries."""
+    from huggingface_hub.utils import logging as hub_logging
+
+    level = hub_logging.get_verbosity()
+    hub_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hub_logging.set_verbosity(level)
 
 
 _MODELS: dict[str, ModelBuilder] = {"tiny": _build_tiny, "smollm2-135m": _build_smollm2}
@@ -322,6 +371,7 @@ def register_model(name: str, builder: ModelBuilder) -> None:
 # --- the entry points -------------------------------------------------------------------
 
 _DTYPES = {
+    "auto": None,
     "float32": torch.float32,
     "fp32": torch.float32,
     "bfloat16": torch.bfloat16,
@@ -331,12 +381,66 @@ _DTYPES = {
 }
 
 
-def _dtype(dtype: str | torch.dtype) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in _DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
-    return _DTYPES[dtype]
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 matmuls natively (AVX-512-BF16 or AMX).
+
+    Without either, torch emulates bfloat16 on the CPU, many times slower than float32
+    (an AVX2-only AMD host: 1.2 vs 60 GFLOP/s for a 512x576x1536 matmul on one thread).
+    torch exposes the check only privately: a torch without it counts as "no" (float32).
+    ``COLLABZOO_CPU_BF16=1`` or ``=0`` overrides the detection (the test suite sets 0, so
+    that its numbers do not depend on the host).
+    """
+    forced = os.environ.get("COLLABZOO_CPU_BF16")
+    if forced in ("0", "1"):
+        return forced == "1"
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 is native, so fast, on ``device`` (a CUDA GPU with bf16, or a CPU
+    with :func:`cpu_has_native_bf16`)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return cpu_has_native_bf16()
+    return False
+
+
+@functools.cache
+def _announce(message: str) -> None:
+    """Print a setup choice once per process."""
+    print(f"collabzoo: {message}", file=sys.stderr)
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """The weights dtype to load: ``"auto"`` is bfloat16 where it is native on ``device``
+    (see :func:`native_bf16`), float32 otherwise (printed once). An explicit bfloat16 where
+    it is not native warns: it runs, many times slower than float32.
+
+    >>> resolve_dtype("float32", torch.device("cpu"))
+    torch.float32
+    """
+    if isinstance(dtype, str):
+        if dtype not in _DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
+        chosen = _DTYPES[dtype]
+    else:
+        chosen = dtype
+    native = native_bf16(device)
+    if chosen is None:
+        chosen = torch.bfloat16 if native else torch.float32
+        why = "bfloat16 is native" if native else "bfloat16 would be emulated, slowly"
+        _announce(f"dtype auto -> {str(chosen).removeprefix('torch.')} on {device.type} ({why})")
+    elif chosen == torch.bfloat16 and not native:
+        warnings.warn(
+            f"dtype bfloat16 on this {device.type} is emulated (no AVX-512-BF16/AMX, or a GPU "
+            "without bf16): expect it to run many times slower than float32; dtype='auto' "
+            "picks the fast one",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return chosen
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -359,7 +463,7 @@ def load_policy(
     spec: str,
     *,
     lora: LoraSettings | None = None,
-    dtype: str | torch.dtype = "float32",
+    dtype: str | torch.dtype = "auto",
     device: str | torch.device | None = None,
     chat_template: bool | None = None,
     sampling: SamplingConfig | None = None,
@@ -376,8 +480,9 @@ def load_policy(
         spec: ``"tiny"``, ``"smollm2-135m"``, a registered name, a hub id, a model folder,
             a ``.gguf`` file, or a folder written by :meth:`HFPolicy.save`.
         lora: train a LoRA adapter on a frozen base (``None``: full fine-tuning).
-        dtype: ``"float32"`` or ``"bfloat16"`` (or a ``torch.dtype``) of the base weights;
-            LoRA weights stay float32.
+        dtype: ``"auto"`` (bfloat16 where native on the device, else float32: see
+            :func:`resolve_dtype`), ``"float32"`` or ``"bfloat16"`` (or a ``torch.dtype``) of
+            the base weights; LoRA weights stay float32.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None``: cuda if available.
         chat_template: wrap prompts as a user message (``None``: if the tokenizer has a template).
         sampling: default sampling of ``act``/``sample``.
@@ -406,9 +511,10 @@ def load_policy(
             keep_reference=keep_reference,
             **options,
         )
-    torch_dtype = _dtype(dtype)
+    device = _device(device)
+    torch_dtype = resolve_dtype(dtype, device)
     model, tokenizer = _build(spec, dtype=torch_dtype, seed=seed, gguf_file=gguf_file)
-    model = model.to(_device(device))
+    model = model.to(device)
     base_spec = {"spec": spec, "seed": seed} if spec in _MODELS else {"spec": spec}
     if gguf_file is not None:
         base_spec["gguf_file"] = gguf_file
@@ -524,9 +630,9 @@ def _load_saved(
         if options.get(key) is None:
             options[key] = meta.get(key)
     if meta["format"] == "full":
-        torch_dtype = _dtype(dtype)
-        model, tokenizer = _from_pretrained(path, dtype=torch_dtype)
-        model = model.to(_device(device))
+        device = _device(device)
+        model, tokenizer = _from_pretrained(path, dtype=resolve_dtype(dtype, device))
+        model = model.to(device)
         reference = None
         if keep_reference:
             import copy

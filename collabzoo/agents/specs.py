@@ -138,7 +138,7 @@ def build_agents(
     *,
     roles: Sequence[str] | None = None,
     sampling: SamplingConfig | None = None,
-    dtype: str = "float32",
+    dtype: str = "auto",
     device: str | None = None,
     seed: int = 0,
     openai_options: dict[str, Any] | None = None,
@@ -151,7 +151,7 @@ def build_agents(
         sampling: Sampling of model-backed agents (``max_new_tokens``, ``temperature``...);
             also gives ``openai`` agents their ``max_tokens``, ``temperature``, ``top_p``
             and ``stop`` unless ``openai_options`` sets them.
-        dtype: Weights dtype of model-backed agents.
+        dtype: Weights dtype of model-backed agents (``auto``: bfloat16 where native).
         device: Device of model-backed agents (``None``: cuda if available).
         seed: Seed of model loading (``tiny`` weights), of ``random`` agents without a seed
             and of ``openai`` requests.

@@ -121,8 +121,9 @@ class MAGRPOConfig:
     """LoRA rank r."""
     lora_alpha: int = 16
     """LoRA scaling alpha."""
-    dtype: str = "float32"
-    """Weights dtype of a loaded model: ``float32`` or ``bfloat16``."""
+    dtype: str = "auto"
+    """Weights dtype of a loaded model: ``auto`` (bfloat16 where it is native: a CUDA GPU with
+    bf16, a CPU with AVX-512-BF16 or AMX; float32 otherwise), ``float32`` or ``bfloat16``."""
 
     # --- evaluation ---
     eval_every: int = 0
@@ -193,8 +194,8 @@ class MAGRPOConfig:
             yield f"max_grad_norm must be > 0 or None, got {self.max_grad_norm}"
         if self.warmup_steps >= self.steps and self.warmup_steps > 0:
             yield (f"warmup_steps ({self.warmup_steps}) must be smaller than steps ({self.steps})")
-        if self.dtype not in ("float32", "bfloat16"):
-            yield f"dtype must be 'float32' or 'bfloat16', got {self.dtype!r}"
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            yield f"dtype must be 'auto', 'float32' or 'bfloat16', got {self.dtype!r}"
         if self.eval_temperature < 0:
             yield f"eval_temperature must be >= 0, got {self.eval_temperature}"
         if self.keep_checkpoints is not None and self.keep_checkpoints < 1:

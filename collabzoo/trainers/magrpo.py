@@ -620,6 +620,9 @@ class MAGRPOTrainer:
         return {"env": self.env_id, "env_kwargs": self.env_kwargs,
                 "model": self.model_spec if isinstance(self.model_spec, (str, type(None)))
                 else list(self.model_spec),
+                # what config.dtype (e.g. auto) resolved to, per agent, on this machine
+                "dtype": {a: str(getattr(p, "dtype", None)).removeprefix("torch.")
+                          for a, p in self.policies.items()},
                 "config": self.config.to_dict()}
 
     def _write_config(self, out: Path) -> None:

@@ -1,0 +1,97 @@
+"""dtype="auto" (bfloat16 only where native; both CPU kinds forced, whatever the host), and
+the one-line error of a model name that cannot be loaded."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from collabzoo.agents import load_policy, models  # noqa: E402
+from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(params=["avx2", "avx512_bf16", "amx"])
+def cpu_kind(request, monkeypatch) -> str:
+    """Make torch's CPU capability checks answer as the named CPU would."""
+    monkeypatch.delenv("COLLABZOO_CPU_BF16", raising=False)  # the real detection
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported",
+                        lambda: request.param == "avx512_bf16", raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported",
+                        lambda: request.param == "amx", raising=False)
+    return request.param
+
+
+def test_auto_is_bfloat16_only_where_native(cpu_kind):
+    expected = torch.float32 if cpu_kind == "avx2" else torch.bfloat16
+    assert models.cpu_has_native_bf16() == (cpu_kind != "avx2")
+    assert models.resolve_dtype("auto", CPU) == expected
+    assert load_policy("tiny", device="cpu").dtype == expected
+    # explicit choices are kept
+    assert models.resolve_dtype("float32", CPU) == torch.float32
+
+
+def test_explicit_bfloat16_warns_only_where_emulated(cpu_kind):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert models.resolve_dtype("bfloat16", CPU) == torch.bfloat16
+    slow = [w for w in caught if "many times slower" in str(w.message)]
+    assert len(slow) == (1 if cpu_kind == "avx2" else 0)
+
+
+def test_a_torch_without_the_checks_counts_as_no_native_bf16(monkeypatch):
+    monkeypatch.delenv("COLLABZOO_CPU_BF16", raising=False)
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    assert models.resolve_dtype("auto", CPU) == torch.float32
+
+
+def test_environment_override(monkeypatch):
+    monkeypatch.setenv("COLLABZOO_CPU_BF16", "1")
+    assert models.resolve_dtype("auto", CPU) == torch.bfloat16
+    monkeypatch.setenv("COLLABZOO_CPU_BF16", "0")
+    assert models.resolve_dtype("auto", CPU) == torch.float32
+
+
+def test_unknown_dtype_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown dtype 'float8'"):
+        models.resolve_dtype("float8", CPU)
+    with pytest.raises(ValueError, match="dtype must be 'auto'"):
+        MAGRPOConfig(dtype="float8")
+
+
+def test_trainer_records_what_auto_chose(cpu_kind, tmp_path):
+    config = MAGRPOConfig(steps=1, batch_size=1, num_generations=2, max_new_tokens=4,
+                          output_dir=str(tmp_path))
+    assert config.dtype == "auto"
+    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v0", env_kwargs={"dataset": "bundled"},
+                            model="tiny", config=config)
+    chosen = "float32" if cpu_kind == "avx2" else "bfloat16"
+    assert set(trainer.resolved_config()["dtype"].values()) == {chosen}
+    trainer.train()
+    import yaml
+
+    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert saved["config"]["dtype"] == "auto" and set(saved["dtype"].values()) == {chosen}
+
+
+def test_unknown_model_name_is_one_line_listing_the_embedded_names(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "collabzoo.cli", "train", "--env", "collabzoo/TLDR-v0",
+         "--model", "nosuchmodel", "--env-kwargs", "dataset=bundled", "--steps", "1",
+         "--output", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    error = [line for line in done.stderr.splitlines() if "nosuchmodel" in line]
+    assert len(error) == 1
+    assert "neither an embedded model (smollm2-135m, tiny)" in error[0]
+    assert "nor a local folder" in error[0]
