@@ -260,6 +260,7 @@ def test_log_probs_equal_naive_and_generation_scores(policy):
     torch.testing.assert_close(policy.log_probs(greedy).detach(), scores, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore:dtype bfloat16 on this cpu is emulated")
 def test_log_probs_bfloat16_close_to_naive():
     policy = load_policy("tiny", device="cpu", dtype="bfloat16")
     assert next(policy.model.parameters()).dtype == torch.bfloat16
@@ -595,3 +596,60 @@ def test_missing_cache_internals_fall_back_to_one_forward_per_row(monkeypatch):
     assert sizes == [6]  # one forward over every row's prompt + completion
     mask = s.completion_mask.bool()
     torch.testing.assert_close(lp.detach()[mask], expected[mask], atol=1e-5, rtol=1e-5)
+
+
+# A chat template with Qwen3's thinking switch (the same variable and effect, not its text):
+# thinking off puts an empty think block after the generation prompt.
+THINKING_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% if enable_thinking is defined and enable_thinking is false %}"
+    "{{ '<think>\n\n</think>\n\n' }}{% endif %}{% endif %}"
+)
+
+
+def _thinking_policy(**kwargs) -> HFPolicy:
+    model, tokenizer = models.build_tiny()
+    tokenizer.chat_template = THINKING_TEMPLATE
+    return HFPolicy(model, tokenizer, **kwargs)
+
+
+def test_thinking_is_switched_off_by_default():
+    prompt = _thinking_policy().format_prompt("Summarise: the cat sat.")
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert "Summarise: the cat sat." in prompt
+    on = _thinking_policy(enable_thinking=True).format_prompt("Summarise: the cat sat.")
+    assert on.endswith("<|im_start|>assistant\n")
+
+
+def test_chat_template_choices():
+    assert _thinking_policy(chat_template=False).format_prompt("raw text") == "raw text"
+    assert _thinking_policy(chat_template="auto").chat_template is True
+    model, tokenizer = models.build_tiny()
+    tokenizer.chat_template = None
+    assert HFPolicy(model, tokenizer, chat_template="auto").format_prompt("x") == "x"
+    with pytest.raises(ValueError, match="the tokenizer has no chat template"):
+        HFPolicy(model, tokenizer, chat_template=True)
+    with pytest.raises(ValueError, match="chat_template must be 'auto', True or False"):
+        HFPolicy(model, tokenizer, chat_template="yes")
+
+
+def test_saved_policy_keeps_its_prompt_format(tmp_path):
+    policy = load_policy("tiny", device="cpu", chat_template=False, enable_thinking=True)
+    policy.save(str(tmp_path / "agent"))
+    again = load_policy(str(tmp_path / "agent"), device="cpu")
+    assert again.chat_template is False and again.enable_thinking is True
+
+
+def test_trainer_config_sets_the_prompt_format():
+    from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
+
+    config = MAGRPOConfig(steps=1, batch_size=1, num_generations=2, max_new_tokens=4,
+                          chat_template="false", enable_thinking=True)
+    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v0", env_kwargs={"dataset": "bundled"},
+                            model="tiny", config=config)
+    assert all(p.chat_template is False and p.enable_thinking for p in trainer.policies.values())
+    with pytest.raises(ValueError, match="chat_template must be one of"):
+        MAGRPOConfig(chat_template="maybe")

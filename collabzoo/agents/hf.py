@@ -30,6 +30,12 @@ for N agents sharing one frozen base model); the constructor takes an already lo
   runs the completions on it; same values as one forward per row up to float rounding.
   ``share_prompts = False``, all-distinct prompts, or a model whose cache is not a plain
   per-layer key/value ``DynamicCache`` (sliding-window, recurrent) take the one-forward path.
+- **Prompt format**: ``chat_template="auto"`` wraps each observation as one user message with
+  the tokenizer's chat template when it has one (chat/instruct models), ``False`` feeds the
+  raw text (what the MAGRPO paper's reference code does; use it to match its numbers).
+  ``enable_thinking=False`` (the default) is passed to the template: hybrid reasoning models
+  (Qwen3) then answer without a ``<think>`` section, which would otherwise fill the token
+  budget and be scored as the answer; templates without the switch ignore it.
 - **Eval mode always**: the model stays in ``eval()`` (dropout off), so ``log_probs`` and
   sampling see the same function; LoRA dropout should be 0 (the :class:`LoraSettings` default).
 - **Shared base**: several policies may hold the same ``peft.PeftModel``, each with its own
@@ -174,8 +180,13 @@ class HFPolicy:
         adapter_name: with a PeftModel, the adapter this policy samples with and trains.
             ``None``: the whole model is trained (full fine-tuning).
         chat_template: wrap each prompt as a user message with the tokenizer's chat template
-            (``True``), use the raw prompt (``False``), or ``None``: the template if the
-            tokenizer has one.
+            (``True``), feed the raw prompt text (``False``, what the MAGRPO paper's reference
+            code does), or ``"auto"``/``None``: the template if the tokenizer has one (chat
+            and instruct models ship one; most base models do not).
+        enable_thinking: the chat-template variable of hybrid reasoning models (Qwen3 and
+            others): ``False`` (the default) asks the template for an answer without a
+            ``<think>`` section, which would otherwise fill the token budget and be scored as
+            the answer. Passed to every template; templates without the switch ignore it.
         sampling: default :class:`SamplingConfig` of :meth:`act` and :meth:`sample`.
         reference_model: for full fine-tuning, a frozen copy used by
             ``log_probs(reference=True)``; LoRA policies use the base model (adapter disabled).
@@ -190,7 +201,8 @@ class HFPolicy:
         tokenizer: Any,
         *,
         adapter_name: str | None = None,
-        chat_template: bool | None = None,
+        chat_template: bool | str | None = None,
+        enable_thinking: bool = False,
         sampling: SamplingConfig | None = None,
         reference_model: torch.nn.Module | None = None,
         max_prompt_tokens: int | None = None,
@@ -202,14 +214,17 @@ class HFPolicy:
                 f"adapter {adapter_name!r} not found in the model; pass a peft.PeftModel that "
                 "has it (load_policy(..., lora=LoraSettings()) creates one)"
             )
-        if chat_template is None:
+        if chat_template in (None, "auto"):
             chat_template = getattr(tokenizer, "chat_template", None) is not None
+        elif not isinstance(chat_template, bool):
+            raise ValueError(f"chat_template must be 'auto', True or False, got {chat_template!r}")
         elif chat_template and getattr(tokenizer, "chat_template", None) is None:
             raise ValueError("chat_template=True but the tokenizer has no chat template")
         self.model = model
         self.tokenizer = tokenizer
         self.adapter_name = adapter_name
         self.chat_template = bool(chat_template)
+        self.enable_thinking = bool(enable_thinking)
         self.sampling = sampling if sampling is not None else SamplingConfig()
         self.reference_model = reference_model
         self.max_prompt_tokens = max_prompt_tokens
@@ -266,7 +281,10 @@ class HFPolicy:
         if not self.chat_template:
             return prompt
         return self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            [{"role": "user", "content": prompt}],
+            tokenize=False,
+            add_generation_prompt=True,
+            enable_thinking=self.enable_thinking,
         )
 
     @torch.no_grad()
@@ -390,6 +408,7 @@ class HFPolicy:
             "adapter_name": self.adapter_name,
             "base": self.spec,
             "chat_template": self.chat_template,
+            "enable_thinking": self.enable_thinking,
             "max_prompt_tokens": self.max_prompt_tokens,
             "name": self.name,
         }

@@ -465,7 +465,8 @@ def load_policy(
     lora: LoraSettings | None = None,
     dtype: str | torch.dtype = "auto",
     device: str | torch.device | None = None,
-    chat_template: bool | None = None,
+    chat_template: bool | str | None = None,
+    enable_thinking: bool | None = None,
     sampling: SamplingConfig | None = None,
     seed: int = 0,
     share_base_with: HFPolicy | None = None,
@@ -484,7 +485,10 @@ def load_policy(
             :func:`resolve_dtype`), ``"float32"`` or ``"bfloat16"`` (or a ``torch.dtype``) of
             the base weights; LoRA weights stay float32.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None``: cuda if available.
-        chat_template: wrap prompts as a user message (``None``: if the tokenizer has a template).
+        chat_template: wrap prompts as a user message with the tokenizer's chat template
+            (``True``), raw text (``False``), ``"auto"``/``None``: if the tokenizer has one.
+        enable_thinking: the template switch of hybrid reasoning models (default False: no
+            ``<think>`` section; see :class:`HFPolicy`).
         sampling: default sampling of ``act``/``sample``.
         seed: initialisation seed (weights of ``tiny``; the new LoRA adapter).
         share_base_with: a LoRA policy whose base model this one shares: a new adapter is
@@ -496,7 +500,10 @@ def load_policy(
         gguf_file: load ``<spec>/<gguf_file>`` (converted once and cached).
     """
     options = dict(
-        chat_template=chat_template, sampling=sampling, max_prompt_tokens=max_prompt_tokens
+        chat_template=chat_template,
+        enable_thinking=enable_thinking,
+        sampling=sampling,
+        max_prompt_tokens=max_prompt_tokens,
     )
     if share_base_with is not None:
         return _add_adapter(share_base_with, lora, seed=seed, adapter_name=adapter_name, **options)
@@ -607,6 +614,7 @@ def _add_adapter(
             model.add_adapter(name, config)
     options = {k: v for k, v in options.items() if v is not None}
     options.setdefault("chat_template", base.chat_template)
+    options.setdefault("enable_thinking", base.enable_thinking)
     options.setdefault("sampling", base.sampling)
     options.setdefault("max_prompt_tokens", base.max_prompt_tokens)
     return HFPolicy(model, base.tokenizer, adapter_name=name, spec=base.spec, **options)
@@ -626,7 +634,7 @@ def _load_saved(
     """Rebuild a policy from a folder :meth:`HFPolicy.save` wrote."""
     with open(os.path.join(path, POLICY_FILE), encoding="utf-8") as f:
         meta = json.load(f)
-    for key in ("chat_template", "max_prompt_tokens"):
+    for key in ("chat_template", "enable_thinking", "max_prompt_tokens"):
         if options.get(key) is None:
             options[key] = meta.get(key)
     if meta["format"] == "full":

@@ -25,6 +25,7 @@ ScaleName = Literal["group", "batch", "none"]
 LossAggregation = Literal["token-mean", "seq-mean-token-mean", "seq-sum"]
 SchedulerName = Literal["constant", "linear", "cosine"]
 AgentSharing = Literal["lora", "copies"]
+ChatTemplate = Literal["auto", "true", "false"]
 
 
 @dataclass
@@ -124,6 +125,12 @@ class MAGRPOConfig:
     dtype: str = "auto"
     """Weights dtype of a loaded model: ``auto`` (bfloat16 where it is native: a CUDA GPU with
     bf16, a CPU with AVX-512-BF16 or AMX; float32 otherwise), ``float32`` or ``bfloat16``."""
+    chat_template: ChatTemplate = "auto"
+    """Prompt format of a loaded model: ``auto`` (its tokenizer's chat template if it has one),
+    ``true`` (required), ``false`` (the raw prompt text, as the paper's reference code)."""
+    enable_thinking: bool = False
+    """The chat-template switch of hybrid reasoning models (Qwen3): False asks for answers
+    without a ``<think>`` section (which would fill the token budget and be scored)."""
 
     # --- evaluation ---
     eval_every: int = 0

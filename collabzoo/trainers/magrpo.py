@@ -714,7 +714,9 @@ def _load_policies(model: str | Sequence[str], agents: list[str],
 
     lora = LoraSettings(r=config.lora_rank, alpha=config.lora_alpha) \
         if config.agent_sharing == "lora" else None
-    options = dict(dtype=config.dtype, keep_reference=lora is None and config.beta > 0)
+    chat_template = {"auto": None, "true": True, "false": False}[config.chat_template]
+    options = dict(dtype=config.dtype, keep_reference=lora is None and config.beta > 0,
+                   chat_template=chat_template, enable_thinking=config.enable_thinking)
     if isinstance(model, str):
         return load_policies(model, len(agents), lora=lora, names=agents, seed=config.seed,
                              **options)
