@@ -314,8 +314,14 @@ def _run_train(args: argparse.Namespace) -> int:
         return fail(f"cannot set up training: {error}")
     trainer.train()
     if trainer.dist.main:  # one line, not one per process of a data-parallel run
-        print(f"wrote {config.output_dir}/: metrics.jsonl, config.yaml, tensorboard/, "
-              "reward_curve.png, agents/")
+        from collabzoo.trainers.trend import reward_trend
+
+        out = config.output_dir
+        print(f"wrote {out}/: metrics.jsonl, config.yaml, tensorboard/, agents/; "
+              f"reward curve: {out}/reward_curve.png")
+        trend = reward_trend(f"{out}/metrics.jsonl")
+        if trend is not None:
+            print(trend.describe())
     return 0
 
 
