@@ -1,0 +1,241 @@
+"""Generation, loss pass and training step against this machine's own roofline. A script.
+
+The machine's limits are measured in the same run (the machine is shared and noisy; a
+ratio of two figures measured minutes apart means little):
+
+- **peak FLOP/s**: the best of float32 matmuls at the model's own shapes with many rows
+  (prefill-like, compute-bound); bfloat16 too where it is native (``native_bf16``).
+- **bandwidth**: a large tensor copy (bytes read + written per second).
+
+The roofline time of a workload is the sum of its phases, each at its bound:
+
+- prefill of P prompt tokens: ``2 x params_matmul x P`` FLOPs at the peak (attention's
+  ``4 x layers x P^2 x hidden`` FLOPs added);
+- each decode step of R rows: ``max(weight bytes + KV-cache bytes read, 2 x params_matmul x R
+  FLOPs at the peak)``, where weight bytes are every matmul weight (the LM head included)
+  read once for all rows, and KV-cache bytes are ``2 x layers x kv_dim x t x R x bytes``
+  at cache length t;
+- the loss pass: forward + backward over prompt + completion tokens, ``6 x params_matmul``
+  FLOPs per token with full fine-tuning, ``4 x`` with LoRA (no weight gradients for the
+  frozen base), at the peak.
+
+Measured: ``HFPolicy.sample`` of B prompts x G samples for one agent (full model and, for a
+shared base, one LoRA adapter), ``log_probs`` + backward over those samples, and one MAGRPO
+training step on TLDR with 2 agents (its roofline: both agents' generations + loss passes).
+Printed as measured / roofline time (the fraction of the roofline reached = roofline /
+measured).
+
+Usage::
+
+    python benchmarks/roofline.py                          # smollm2-135m, fp32 (+bf16 if native)
+    python benchmarks/roofline.py --model tiny --dtypes float32
+    python benchmarks/roofline.py --threads 2 --rows 8 --new-tokens 80
+
+Writes ``benchmarks/results/roofline.json`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+PROMPTS = [
+    "Summarise this post for a busy reader. My flatmate keeps leaving dishes in the sink for "
+    "days and when I mention it she says she will do them tomorrow, but tomorrow never comes. "
+    "We split rent evenly and I do most of the cleaning. How do I bring it up without a fight?",
+    "Summarise this post for a busy reader. I got a job offer in another city with a 20% raise, "
+    "but my partner just started a degree here and my parents are getting older. We have "
+    "talked about it for weeks and still go round in circles. How did you decide?",
+]
+
+
+def _best_time(fn, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def machine_limits(torch, shapes: list[tuple[int, int]], dtypes: list[str],
+                   repeats: int) -> dict:
+    """Peak matmul FLOP/s per dtype over ``shapes`` (in, out) at 512 rows, and the copy
+    bandwidth, both measured now."""
+    limits: dict = {"peak_flops": {}, "matmul": {}}
+    for name in dtypes:
+        dtype = getattr(torch, name)
+        best = 0.0
+        for k, n in shapes:
+            x = torch.randn(512, k, dtype=dtype)
+            w = torch.randn(n, k, dtype=dtype)
+            torch.nn.functional.linear(x, w)  # warm-up
+            t = _best_time(lambda x=x, w=w: torch.nn.functional.linear(x, w), repeats)
+            flops = 2 * 512 * k * n / t
+            limits["matmul"][f"{name} 512x{k}x{n}"] = round(flops / 1e9, 1)
+            best = max(best, flops)
+        limits["peak_flops"][name] = best
+    src = torch.empty(256 * 2**20 // 4, dtype=torch.float32).fill_(1.0)  # 256 MiB
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    t = _best_time(lambda: dst.copy_(src), repeats)
+    limits["bandwidth"] = 2 * src.numel() * 4 / t
+    return limits
+
+
+def model_shape(model) -> dict:
+    """Matmul parameters (every Linear, LM head included), layers, hidden and KV widths."""
+    import torch
+
+    config = model.config
+    matmul = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", heads) or heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    return {"matmul_params": matmul, "layers": config.num_hidden_layers,
+            "hidden": config.hidden_size, "intermediate": config.intermediate_size,
+            "vocab": config.vocab_size, "kv_dim": kv_heads * head_dim}
+
+
+def generation_roofline(shape: dict, limits: dict, dtype: str, prompt_tokens: list[int],
+                        rows: int, steps: int, prompt_len: int) -> float:
+    """Seconds for prefilling ``prompt_tokens`` and decoding ``steps`` tokens of ``rows``."""
+    peak, bw = limits["peak_flops"][dtype], limits["bandwidth"]
+    size = 2 if dtype == "bfloat16" else 4
+    p = shape["matmul_params"]
+    prefill = sum(2 * p * n + 4 * shape["layers"] * n * n * shape["hidden"]
+                  for n in prompt_tokens) / peak
+    decode = 0.0
+    for t in range(steps):
+        cache = 2 * shape["layers"] * shape["kv_dim"] * (prompt_len + t) * rows * size
+        decode += max((p * size + cache) / bw, 2 * p * rows / peak)
+    return prefill + decode
+
+
+def loss_roofline(shape: dict, limits: dict, dtype: str, tokens: int, lora: bool) -> float:
+    return (4 if lora else 6) * shape["matmul_params"] * tokens / limits["peak_flops"][dtype]
+
+
+def measure(args, torch, dtype: str, limits: dict) -> dict:
+    from collabzoo.agents import LoraSettings, SamplingConfig, load_policies, load_policy
+    from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
+
+    b = len(PROMPTS)
+    g = args.rows // b
+    sampling = SamplingConfig(max_new_tokens=args.new_tokens, temperature=1.0, seed=0)
+    out: dict = {}
+    variants = {
+        "full": lambda: [load_policy(args.model, dtype=dtype, device="cpu")],
+        "lora": lambda: load_policies(args.model, 2, lora=LoraSettings(), dtype=dtype,
+                                      device="cpu"),
+    }
+    for variant, load in variants.items():
+        policy = load()[0]
+        shape = model_shape(policy.model.get_base_model() if variant == "lora" else policy.model)
+        policy.sample(PROMPTS, g, SamplingConfig(max_new_tokens=4, seed=0))  # warm-up
+        drawn = []
+        gen_s = _best_time(lambda p=policy, d=drawn: d.append(p.sample(PROMPTS, g, sampling)),
+                           args.repeats)
+        samples = drawn[-1]
+        steps = samples.completion_ids.shape[1]
+        prompt_tokens = samples.prompt_mask[::g].sum(dim=1).tolist()  # (B,) real tokens
+        gen_roof = generation_roofline(shape, limits, dtype, prompt_tokens, b * g, steps,
+                                       samples.prompt_ids.shape[1])
+
+        def loss(policy=policy, samples=samples):
+            lp = policy.log_probs(samples)
+            (lp * samples.completion_mask).sum().backward()
+
+        loss_s = _best_time(loss, args.repeats)
+        tokens = int(samples.prompt_mask.sum() + samples.completion_mask.sum())
+        loss_roof = loss_roofline(shape, limits, dtype, tokens, variant == "lora")
+        out[variant] = {
+            "rows": b * g, "decode_steps": steps, "generated_tokens":
+            int(samples.completion_mask.sum()),
+            "generation_s": round(gen_s, 3), "generation_roofline_s": round(gen_roof, 3),
+            "generation_fraction": round(gen_roof / gen_s, 3),
+            "loss_s": round(loss_s, 3), "loss_roofline_s": round(loss_roof, 3),
+            "loss_fraction": round(loss_roof / loss_s, 3),
+        }
+        print(f"  {dtype} {variant:4s} generation {gen_s:7.2f} s vs roofline {gen_roof:6.2f} s "
+              f"({gen_roof / gen_s:5.1%}); loss pass {loss_s:6.2f} s vs {loss_roof:5.2f} s "
+              f"({loss_roof / loss_s:5.1%})")
+
+    # one whole MAGRPO step, 2 LoRA agents on one base, B prompts x G samples
+    config = MAGRPOConfig(steps=2, batch_size=b, num_generations=g, max_new_tokens=args.new_tokens,
+                          dtype=dtype, micro_batch_size=args.rows, progress_bar=False,
+                          num_threads=args.threads)
+    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v0", env_kwargs={"dataset": "bundled"},
+                            model=args.model, config=config)
+    history = trainer.train()
+    step_s = min(h["perf/step_s"] for h in history)
+    lora = out["lora"]
+    # the step's roofline: each agent generates and runs its loss pass once (lengths as measured
+    # in the LoRA variant above: the step's own lengths differ by sampling)
+    step_roof = 2 * (lora["generation_roofline_s"] + lora["loss_roofline_s"])
+    out["step"] = {"step_s": round(step_s, 3), "roofline_s": round(step_roof, 3),
+                   "fraction": round(step_roof / step_s, 3)}
+    print(f"  {dtype} MAGRPO step (2 LoRA agents) {step_s:.2f} s vs roofline {step_roof:.2f} s "
+          f"({step_roof / step_s:.1%})")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--dtypes", nargs="+", default=None,
+                        help="default: float32, plus bfloat16 where native")
+    parser.add_argument("--rows", type=int, default=8, help="B x G rows (B = 2 prompts)")
+    parser.add_argument("--new-tokens", type=int, default=48)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "roofline.json"))
+    args = parser.parse_args()
+
+    import torch
+
+    from collabzoo.agents.models import cpu_has_native_bf16
+
+    torch.set_num_threads(args.threads)
+    native = cpu_has_native_bf16()
+    dtypes = args.dtypes or (["float32", "bfloat16"] if native else ["float32"])
+    from collabzoo.agents import load_policy
+
+    shape = model_shape(load_policy(args.model, dtype="float32", device="cpu").model)
+    hidden, inter = shape["hidden"], shape["intermediate"]
+    shapes = [(hidden, hidden), (hidden, inter), (inter, hidden), (hidden, shape["vocab"])]
+    limits = machine_limits(torch, shapes, dtypes, args.repeats + 2)
+    print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, "
+          f"native bf16: {native}; bandwidth {limits['bandwidth'] / 1e9:.1f} GB/s; peak "
+          + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in limits["peak_flops"].items()))
+    results = {"model": args.model, "rows": args.rows, "new_tokens": args.new_tokens,
+               "threads": args.threads, "native_bf16": native, "cpu": _cpu_name(),
+               "bandwidth_gb_s": round(limits["bandwidth"] / 1e9, 2),
+               "peak_gflops": {k: round(v / 1e9, 1) for k, v in limits["peak_flops"].items()},
+               "matmul_gflops": limits["matmul"], "runs": {}}
+    for dtype in dtypes:
+        results["runs"][dtype] = measure(args, torch, dtype, limits)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    main()
