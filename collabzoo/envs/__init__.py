@@ -10,7 +10,8 @@ entry points: nothing of a task is imported until :func:`make` asks for it.
 
 from __future__ import annotations
 
-from collabzoo.envs.core import Score, TextCollabEnv, step_batch
+from collabzoo.envs.contract import EnvFeatures, TextParallelEnv, env_features, step_batch
+from collabzoo.envs.core import Score, TextCollabEnv
 from collabzoo.envs.registration import (
     EnvInfo,
     UnknownEnvError,
@@ -22,10 +23,13 @@ from collabzoo.envs.registration import (
 
 __all__ = [
     "REGISTRATIONS",
+    "EnvFeatures",
     "EnvInfo",
     "Score",
     "TextCollabEnv",
+    "TextParallelEnv",
     "UnknownEnvError",
+    "env_features",
     "list_envs",
     "make",
     "register",

@@ -38,9 +38,11 @@ Branching:
     MAGRPO trainer branches multi-turn rollouts this way.
 
 Batched scoring:
-    :func:`step_batch` steps many envs (e.g. the G branches of one node) and scores all their
-    joint actions with one call of the task's :meth:`~TextCollabEnv.score_batch`, which coding
-    tasks override to run candidates in parallel in the sandbox pool.
+    :meth:`TextCollabEnv.step_many` (the batched fast path of
+    :func:`~collabzoo.envs.contract.step_batch`) steps many envs (e.g. the G branches of one
+    node) and scores all their joint actions with one call of the task's
+    :meth:`~TextCollabEnv.score_batch`, which coding tasks override to run candidates in
+    parallel in the sandbox pool.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ from typing import Any, ClassVar
 import gymnasium
 from gymnasium.utils import seeding
 from pettingzoo import ParallelEnv
+
+from collabzoo.envs.contract import step_batch
 
 __all__ = ["TEXT_CHARSET", "Score", "TextCollabEnv", "step_batch"]
 
@@ -343,6 +347,23 @@ class TextCollabEnv(ParallelEnv):
         parts.append("\n\nWrite an improved answer to the original request.")
         return "".join(parts)
 
+    @staticmethod
+    def step_many(
+        envs: Sequence[TextCollabEnv], actions: Sequence[Mapping[str, str]]
+    ) -> list[tuple[dict, dict, dict, dict, dict]]:
+        """Step many envs of one type at once, scoring all joint actions in one
+        :meth:`score_batch` call: ``[env.step(a) for env, a in zip(envs, actions)]``, but a
+        task may score the whole batch in parallel (the coding envs' sandbox pool). The
+        batched fast path of :func:`~collabzoo.envs.contract.step_batch`."""
+        for env, joint in zip(envs, actions, strict=True):
+            env._check_actions(joint)
+        if not envs:
+            return []
+        items = [(env.task, {a: joint[a] for a in env.agents})
+                 for env, joint in zip(envs, actions, strict=True)]
+        scores = envs[0].score_batch(items)
+        return [env._apply_score(joint, s) for env, joint, s in zip(envs, actions, scores, strict=True)]
+
     def __deepcopy__(self, memo: dict[int, Any]) -> TextCollabEnv:
         for name in self._shared_attrs:
             if name in self.__dict__:
@@ -354,25 +375,3 @@ class TextCollabEnv(ParallelEnv):
             setattr(clone, key, copy.deepcopy(value, memo))
         return clone
 
-
-def step_batch(
-    envs: Sequence[TextCollabEnv], actions: Sequence[Mapping[str, str]]
-) -> list[tuple[dict, dict, dict, dict, dict]]:
-    """Step many envs at once, scoring all joint actions in one ``score_batch`` per env type.
-
-    Equivalent to ``[env.step(a) for env, a in zip(envs, actions)]`` but lets a task score
-    the whole batch in parallel (the coding envs' sandbox pool).
-    """
-    if len(envs) != len(actions):
-        raise ValueError(f"{len(envs)} envs but {len(actions)} joint actions")
-    for env, joint in zip(envs, actions, strict=True):
-        env._check_actions(joint)
-    scores: list[Score | None] = [None] * len(envs)
-    groups: dict[type, list[int]] = {}
-    for i, env in enumerate(envs):
-        groups.setdefault(type(env), []).append(i)
-    for indices in groups.values():
-        items = [(envs[i].task, {a: actions[i][a] for a in envs[i].agents}) for i in indices]
-        for i, s in zip(indices, envs[indices[0]].score_batch(items), strict=True):
-            scores[i] = s
-    return [env._apply_score(joint, s) for env, joint, s in zip(envs, actions, scores, strict=True)]
