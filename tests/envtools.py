@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import textwrap
 
 import collabzoo
-from collabzoo.envs import list_envs, spec
+from collabzoo.envs import list_envs, registration, spec
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -38,3 +39,17 @@ def make_offline(env_id: str, **kwargs):
 
 
 ALL_ENV_IDS = [info.id for info in list_envs()]
+
+
+def install_fake_plugin(tmp_path, monkeypatch, name: str, hook: str, source: str | None = None):
+    """Make an installed distribution ``name`` whose entry point in group ``collabzoo.envs``
+    is ``hook`` (``"module:function"``), with ``source`` as that module, visible to the next
+    plugin discovery."""
+    if source is not None:
+        (tmp_path / f"{hook.split(':')[0]}.py").write_text(textwrap.dedent(source))
+    dist = tmp_path / f"{name.replace('-', '_')}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[collabzoo.envs]\n{name} = {hook}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registration, "_plugins_loaded", False)

@@ -8,7 +8,7 @@ import textwrap
 
 import pettingzoo
 import pytest
-from envtools import TOY_ID
+from envtools import TOY_ID, install_fake_plugin
 
 import collabzoo
 from collabzoo.envs import registration
@@ -76,29 +76,17 @@ def test_malformed_entry_point_is_an_error():
 
 def test_third_party_plugin_is_discovered_through_entry_points(tmp_path, monkeypatch):
     """A package installed with an entry point in group `collabzoo.envs` adds its envs."""
-    (tmp_path / "zoo_plugin_pkg.py").write_text(
-        textwrap.dedent(
-            """
-            import collabzoo
+    install_fake_plugin(tmp_path, monkeypatch, "zoo-plugin-pkg", "zoo_plugin_pkg:register_envs", """
+        import collabzoo
 
-            def register_envs():
-                collabzoo.register(
-                    "thirdparty/Echo-v0",
-                    "toy_env:GuessEnv",
-                    agents=("alpha", "beta"),
-                    description="a plugin env",
-                )
-            """
-        )
-    )
-    dist = tmp_path / "zoo_plugin_pkg-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-plugin-pkg\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[collabzoo.envs]\necho = zoo_plugin_pkg:register_envs\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registration, "_plugins_loaded", False)
+        def register_envs():
+            collabzoo.register(
+                "thirdparty/Echo-v0",
+                "toy_env:GuessEnv",
+                agents=("alpha", "beta"),
+                description="a plugin env",
+            )
+        """)
     ids = [info.id for info in collabzoo.envs.list_envs()]
     assert "thirdparty/Echo-v0" in ids
     env = collabzoo.make("thirdparty/Echo-v0")
@@ -111,12 +99,7 @@ def test_third_party_plugin_is_discovered_through_entry_points(tmp_path, monkeyp
 
 
 def test_broken_plugin_warns_instead_of_breaking_builtins(tmp_path, monkeypatch):
-    dist = tmp_path / "broken_plugin-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[collabzoo.envs]\nbroken = no_such_module:hook\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registration, "_plugins_loaded", False)
+    install_fake_plugin(tmp_path, monkeypatch, "broken", "no_such_module:hook")
     with pytest.warns(UserWarning, match="'broken'.*failed to load"):
         ids = [info.id for info in collabzoo.envs.list_envs()]
     assert "collabzoo/TLDR-v0" in ids
