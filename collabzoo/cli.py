@@ -32,6 +32,7 @@ def _run_envs(args: argparse.Namespace) -> int:
 
 
 def _add_eval(subparsers: argparse._SubParsersAction) -> None:
+    from collabzoo.envs.contract import MAX_TURNS, SEEDED_EPISODES
     from collabzoo.protocols.runner import PROTOCOLS  # light: no torch
 
     p = subparsers.add_parser(
@@ -52,8 +53,11 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
                    help="env constructor arguments, e.g. dataset=bundled split=eval")
     p.add_argument("--episodes", type=int, default=None,
-                   help="episodes (default: one per item of the split)")
+                   help="episodes (default: one per item of the split; envs without num_tasks: "
+                        f"{SEEDED_EPISODES} seeded episodes)")
     p.add_argument("--seed", type=int, default=0, help="episode k is reset with seed + k")
+    p.add_argument("--max-turns", type=int, default=MAX_TURNS,
+                   help="most turns of an episode of an env without num_turns")
     p.add_argument("--output", default=None,
                    help="results folder (default: results/<env name>-<protocol>)")
     p.add_argument("--batch-size", type=int, default=8,
@@ -80,6 +84,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     import collabzoo
     from collabzoo.agents.base import SamplingConfig
     from collabzoo.agents.specs import AgentSpecError, build_agents
+    from collabzoo.envs.contract import env_features
     from collabzoo.envs.data import DatasetUnavailableError
     from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
     from collabzoo.envs.registration import UnknownEnvError
@@ -130,11 +135,12 @@ def _run_eval(args: argparse.Namespace) -> int:
         import torch
 
         torch.manual_seed(args.seed)
-    num_tasks = getattr(env, "num_tasks", None)
-    episodes = args.episodes if args.episodes is not None else num_tasks
-    if episodes is None:
-        print("collabzoo eval: this env has no num_tasks: pass --episodes", file=sys.stderr)
+    try:
+        features = env_features(env)
+    except TypeError as error:
+        print(f"collabzoo eval: {error}", file=sys.stderr)
         return 2
+    episodes = args.episodes if args.episodes is not None else features.default_episodes
     output = args.output or f"results/{args.env.split('/')[-1]}-{args.protocol}"
     bar = None
     if not args.no_progress:
@@ -165,6 +171,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                 episodes=episodes,
                 seed=args.seed,
                 batch_size=args.batch_size,
+                max_turns=args.max_turns,
                 on_episode=on_episode,
             )
         finally:

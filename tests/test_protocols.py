@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import gymnasium
 import pytest
 from envtools import TOY_ID, make_offline
 from pettingzoo import ParallelEnv
 
 import collabzoo
 from collabzoo.envs import Score, TextCollabEnv
+from collabzoo.envs.contract import SEEDED_EPISODES
 from collabzoo.protocols import (
     PROTOCOLS,
     CodeFormat,
@@ -198,6 +200,11 @@ class PlainEnv(ParallelEnv):
     metadata = {"name": "plain_v0"}
     possible_agents = ["x", "y"]
 
+    def observation_space(self, agent):
+        return gymnasium.spaces.Text(100)
+
+    action_space = observation_space
+
     def reset(self, seed=None, options=None):
         self.agents = list(self.possible_agents)
         self.word = ["sun", "moon"][(seed or 0) % 2]
@@ -226,8 +233,10 @@ def test_any_parallel_env_works(protocol):
     else:
         assert [r.reward for r in records] == [2.0] * 3
     assert records[0].return_normalized is None
-    with pytest.raises(ValueError, match="pass episodes="):
-        run_episodes(PlainEnv(), [agent], protocol)
+    assert [r.score for r in records] == [r.reward for r in records]  # the return so far
+    # without num_tasks: SEEDED_EPISODES episodes, seeds 0, 1, ...
+    records = run_episodes(PlainEnv(), [agent], protocol)
+    assert [r.seed for r in records] == list(range(SEEDED_EPISODES))
 
 
 @pytest.mark.parametrize("protocol", sorted(PROTOCOLS))

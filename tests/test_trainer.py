@@ -169,9 +169,8 @@ def test_evaluate_is_repeatable_and_leaves_training_rng_alone():
 
 
 def test_multi_turn_cross_step_runs():
-    trainer = _trainer(DigitSumEnv, steps=1, joint_mode="cross", num_generations=2,
-                       batch_size=1, max_new_tokens=4)
-    trainer.env = DigitSumEnv(num_turns=2)
+    trainer = _trainer(lambda: DigitSumEnv(num_turns=2), steps=1, joint_mode="cross",
+                       num_generations=2, batch_size=1, max_new_tokens=4)
     metrics = trainer.training_step()
     assert metrics["rollout/nodes"] == 1 + 4  # root + one child per joint action
     assert "reward/turn_2" in metrics and "rollout/frac_early_stop" in metrics

@@ -9,16 +9,18 @@ from collabzoo.envs.core import Score, TextCollabEnv
 
 
 class CountingPolicy:
-    """Sample j of every prompt is the text ``str(j)`` (one token); records every call."""
+    """Sample j of prompt p is the text ``text(j, p)`` (default ``str(j)``; one token);
+    records every call."""
 
-    def __init__(self) -> None:
+    def __init__(self, text=lambda j, prompt: str(j)) -> None:
         self.calls: list[tuple[int, int]] = []  # (prompts, n)
+        self.text = text
 
     def sample(self, prompts, n, sampling):
         self.calls.append((len(prompts), n))
         rows = len(prompts) * n
         return Samples(
-            texts=[str(j) for _ in prompts for j in range(n)],
+            texts=[self.text(j, p) for p in prompts for j in range(n)],
             prompt_ids=torch.ones(rows, 2, dtype=torch.long),
             prompt_mask=torch.ones(rows, 2, dtype=torch.long),
             completion_ids=torch.tensor([[j] for _ in prompts for j in range(n)]),

@@ -27,7 +27,8 @@ Turns and episode end:
     convention); stepping a finished episode raises ``RuntimeError``.
 
 Infos:
-    ``infos[agent]`` holds ``reward_components`` (the named parts of the joint reward),
+    ``infos[agent]`` holds ``score`` (the joint score of the turn), ``reward_components``
+    (the named parts of the joint reward),
     ``return_normalized`` (this turn's reward divided by ``reward_max``), ``turn``,
     ``task_index`` and whatever ``Score.details`` the task adds (raw measures, test results).
 
@@ -316,6 +317,7 @@ class TextCollabEnv(ParallelEnv):
             self.history[a].append((self._observations[a], actions[a], fb))
             infos[a] = {
                 **score.details,
+                "score": reward,
                 "reward_components": dict(score.components),
                 "return_normalized": reward / self.reward_max,
                 "turn": self.turn,

@@ -112,6 +112,7 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, float] | None]]:
         ("joint reward", summary.get("reward")),
     ]
     if summary.get("turns", {}).get("mean", 1.0) != 1.0:
+        rows.append(("score (final turn)", summary.get("score")))
         rows.append(("return (sum over turns)", summary.get("return")))
         rows.append(("turns", summary.get("turns")))
     rows += [

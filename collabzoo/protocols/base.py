@@ -57,10 +57,13 @@ class TurnRecord:
         turn: 1-based turn number.
         calls: Every agent call of the turn, in the order they were made.
         actions: The joint action sent to ``env.step`` (role -> text).
-        reward: The joint reward of the turn.
+        reward: The team reward of the turn (a named reduction of ``rewards``, default mean).
         reward_components: ``infos[role]["reward_components"]`` (empty if the env has none).
-        return_normalized: ``infos[role]["return_normalized"]`` when the env gives it.
+        return_normalized: ``score / env.reward_max``; None for envs without ``reward_max``.
         details: The remaining JSON-friendly entries of the first role's infos.
+        rewards: The reward of every role that acted.
+        score: The episode's result after this turn: ``infos[role]["score"]`` when the env
+            gives it, else the sum of the team rewards so far.
     """
 
     turn: int
@@ -70,15 +73,19 @@ class TurnRecord:
     reward_components: dict[str, float] = field(default_factory=dict)
     return_normalized: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    rewards: dict[str, float] = field(default_factory=dict)
+    score: float | None = None
 
 
 @dataclass
 class EpisodeRecord:
     """One evaluated episode.
 
-    The episode's *result* is its last turn (the team's final answer): ``reward``,
-    ``reward_components`` and ``return_normalized`` are the last turn's; ``return_`` sums the
-    joint rewards of all turns. For single-turn envs they coincide.
+    The episode's *result* is its last turn (the team's final answer): ``score``,
+    ``reward``, ``reward_components`` and ``return_normalized`` are the last turn's;
+    ``return_`` sums the team rewards of all turns. For single-turn envs ``score``, ``reward``
+    and ``return_`` coincide; collabzoo's multi-turn envs pay the improvement of the score
+    each turn, so there ``score`` equals ``return_``.
 
     Attributes:
         episode: Index of the episode in the evaluation (0-based).
@@ -102,6 +109,10 @@ class EpisodeRecord:
         return self.turns[-1].reward if self.turns else 0.0
 
     @property
+    def score(self) -> float | None:
+        return self.turns[-1].score if self.turns else None
+
+    @property
     def return_(self) -> float:
         return float(sum(t.reward for t in self.turns))
 
@@ -117,6 +128,7 @@ class EpisodeRecord:
         """A JSON-friendly dict (one line of ``episodes.jsonl``); :meth:`from_dict` inverts it."""
         data = asdict(self)
         data.update(
+            score=self.score,
             reward=self.reward,
             return_=self.return_,
             return_normalized=self.return_normalized,

@@ -5,9 +5,12 @@ env, ``copy.deepcopy`` shares the data), ask the protocol for the joint actions,
 until every episode has ended, and record every prompt, answer, reward and component.
 :func:`summarize` turns the records into the numbers ``collabzoo eval`` prints.
 
-Episode ``k`` runs on split item ``task_indices[k]`` (default: ``k % env.num_tasks``, so every
-protocol and team sees the same items in the same order) with ``reset(seed=seed + k)``. Envs
-without ``num_tasks`` (third-party ``ParallelEnv``s) draw their item from the seed.
+Any env of the contract in :mod:`collabzoo.envs.contract` runs: episode ``k`` runs on split
+item ``task_indices[k]`` (default: ``k % env.num_tasks``, so every protocol and team sees the
+same items in the same order) with ``reset(seed=seed + k)``; envs without ``num_tasks`` draw
+their item from the seed. Each turn, only the agents still in the episode act; the episode
+ends when every agent has terminated or truncated (or after ``max_turns`` turns for envs
+without ``num_turns``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from collabzoo.agents.base import Agent
-from collabzoo.envs.core import TextCollabEnv, step_batch
+from collabzoo.envs.contract import (
+    MAX_TURNS,
+    EnvFeatures,
+    TextParallelEnv,
+    env_features,
+    read_step,
+    step_batch,
+)
 from collabzoo.protocols.base import CollaborationProtocol, EpisodeRecord, TurnRecord
 from collabzoo.protocols.discussion import DiscussionProtocol
 from collabzoo.protocols.parallel import ParallelProtocol
@@ -46,7 +56,7 @@ PROTOCOLS: dict[str, type[CollaborationProtocol]] = {
 }
 
 # infos entries recorded elsewhere in a TurnRecord
-_RECORDED = ("reward_components", "return_normalized", "turn", "task_index")
+_RECORDED = ("reward_components", "return_normalized", "score", "turn", "task_index")
 
 
 def get_protocol(name: str | CollaborationProtocol) -> CollaborationProtocol:
@@ -85,7 +95,7 @@ def _json_friendly(value: Any) -> Any:
 
 
 def run_episodes(
-    env: Any,
+    env: TextParallelEnv,
     agents: Sequence[Agent],
     protocol: str | CollaborationProtocol,
     *,
@@ -93,107 +103,110 @@ def run_episodes(
     seed: int = 0,
     task_indices: Sequence[int] | None = None,
     batch_size: int = 8,
+    team_reward: str = "mean",
+    max_turns: int = MAX_TURNS,
     on_episode: Callable[[EpisodeRecord], None] | None = None,
 ) -> list[EpisodeRecord]:
     """Run ``episodes`` episodes of ``env`` with ``agents`` under ``protocol``.
 
     Args:
-        env: A ``ParallelEnv`` (e.g. ``collabzoo.make(id, ...)``); it is used for the first
-            episode of each batch and deep-copied for the others.
+        env: A ``ParallelEnv`` with text spaces (e.g. ``collabzoo.make(id, ...)``); it is used
+            for the first episode of each batch and deep-copied for the others.
         agents: One agent for all roles, or one per role in ``env.possible_agents`` order.
         protocol: A name from :data:`PROTOCOLS` or an instance.
-        episodes: How many episodes (default: one per split item, ``env.num_tasks``).
+        episodes: How many episodes (default: one per split item, ``env.num_tasks``; for envs
+            without it, :data:`~collabzoo.envs.contract.SEEDED_EPISODES`).
         seed: Episode ``k`` is reset with ``seed + k``.
-        task_indices: The split item of each episode (default ``k % env.num_tasks``).
+        task_indices: The split item of each episode (default ``k % env.num_tasks``; ignored
+            by envs without ``num_tasks``).
         batch_size: Episodes run together: each round of the protocol asks every agent
             once for the whole batch.
+        team_reward: How the roles' rewards make the team reward (a key of
+            :data:`~collabzoo.envs.contract.TEAM_REWARDS`).
+        max_turns: Most turns of an episode for envs without ``num_turns``.
         on_episode: Called with each finished episode (a progress bar, a JSONL writer).
 
     Returns:
         One :class:`EpisodeRecord` per episode, in episode order.
     """
     protocol = get_protocol(protocol)
-    num_tasks = getattr(env, "num_tasks", None)
+    features = env_features(env)
     if task_indices is not None:
         task_indices = [int(i) for i in task_indices]
         episodes = len(task_indices) if episodes is None else episodes
     if episodes is None:
-        if num_tasks is None:
-            raise ValueError("this env has no num_tasks: pass episodes=")
-        episodes = num_tasks
+        episodes = features.default_episodes
     if episodes < 1 or batch_size < 1:
         raise ValueError(f"episodes and batch_size must be >= 1, got {episodes}, {batch_size}")
-    if task_indices is None and num_tasks is not None:
-        task_indices = [k % num_tasks for k in range(episodes)]
-    team = make_team(list(env.possible_agents), agents, protocol)
+    resets = [features.reset_kwargs(task_indices[k] if task_indices is not None else k,
+                                    seed=seed + k) for k in range(episodes)]
+    team = make_team(list(features.agents), agents, protocol)
     pool = [env] + [copy.deepcopy(env) for _ in range(min(batch_size, episodes) - 1)]
     records: list[EpisodeRecord] = []
     for start in range(0, episodes, batch_size):
         batch = list(range(start, min(start + batch_size, episodes)))
-        records.extend(
-            _run_batch(pool[: len(batch)], team, protocol, batch, seed, task_indices, on_episode)
-        )
+        records.extend(_run_batch(pool[: len(batch)], team, protocol, batch, resets,
+                                  features, team_reward, max_turns, on_episode))
     return records
 
 
 def _run_batch(
-    envs: list[Any],
+    envs: list[TextParallelEnv],
     team: Mapping[str, Agent],
     protocol: CollaborationProtocol,
     batch: list[int],
-    seed: int,
-    task_indices: Sequence[int] | None,
+    resets: Sequence[dict[str, Any]],
+    features: EnvFeatures,
+    team_reward: str,
+    max_turns: int,
     on_episode: Callable[[EpisodeRecord], None] | None,
 ) -> list[EpisodeRecord]:
     began = time.perf_counter()
     observations: list[dict[str, str]] = []
+    live_roles: list[list[str]] = []
     records: list[EpisodeRecord] = []
     for env, k in zip(envs, batch, strict=True):
-        options = {"task_index": task_indices[k]} if task_indices is not None else None
-        obs, infos = env.reset(seed=seed + k, options=options)
+        obs, infos = env.reset(**resets[k])
         observations.append(dict(obs))
+        live_roles.append([r for r in features.agents if r in obs])
         first = next(iter(infos.values()), {}) if infos else {}
-        task_index = task_indices[k] if task_indices is not None else first.get("task_index", -1)
-        records.append(EpisodeRecord(k, int(task_index), seed + k, protocol.name, []))
+        options = resets[k].get("options") or {}
+        task_index = options.get("task_index", first.get("task_index", -1))
+        records.append(EpisodeRecord(k, int(task_index), resets[k]["seed"], protocol.name, []))
+    turn_limit = features.turn_limit(max_turns)
     live = list(range(len(batch)))
     while live:
-        # episodes whose live agents differ (rare: envs where agents leave early) go separately
+        # episodes whose live agents differ (envs where agents leave early) go separately
         groups: dict[tuple[str, ...], list[int]] = {}
         for j in live:
-            groups.setdefault(tuple(envs[j].agents), []).append(j)
+            groups.setdefault(tuple(live_roles[j]), []).append(j)
         finished: set[int] = set()
         for roles, members in groups.items():
             decisions = protocol.turn([observations[j] for j in members], roles, team)
             joint = [actions for actions, _ in decisions]
-            if all(isinstance(envs[j], TextCollabEnv) for j in members):
-                outcomes = step_batch([envs[j] for j in members], joint)
-            else:
-                outcomes = [envs[j].step(a) for j, a in zip(members, joint, strict=True)]
+            outcomes = step_batch([envs[j] for j in members], joint)
             for j, (actions, calls), outcome in zip(members, decisions, outcomes, strict=True):
-                obs, rewards, terminations, truncations, infos = outcome
-                info = dict(infos.get(roles[0], {}))
+                before = records[j].return_
+                step = read_step(outcome, list(roles), features, team_reward=team_reward,
+                                 return_before=before)
                 records[j].turns.append(
                     TurnRecord(
                         turn=len(records[j].turns) + 1,
                         calls=calls,
                         actions=dict(actions),
-                        reward=float(rewards[roles[0]]),
-                        reward_components={
-                            k: float(v) for k, v in info.get("reward_components", {}).items()
-                        },
-                        return_normalized=(
-                            float(info["return_normalized"])
-                            if "return_normalized" in info
-                            else None
-                        ),
+                        reward=step.reward,
+                        reward_components=step.components,
+                        return_normalized=step.return_normalized,
                         details=_json_friendly(
-                            {k: v for k, v in info.items() if k not in _RECORDED}
+                            {k: v for k, v in step.info.items() if k not in _RECORDED}
                         ),
+                        rewards=step.rewards,
+                        score=step.score,
                     )
                 )
-                observations[j] = dict(obs)
-                done = all(terminations.get(r) or truncations.get(r) for r in roles)
-                if done or not envs[j].agents:
+                observations[j] = step.observations
+                live_roles[j] = step.live
+                if step.done or len(records[j].turns) >= turn_limit:
                     finished.add(j)
         live = [j for j in live if j not in finished]
     per_episode = (time.perf_counter() - began) / len(batch)
@@ -238,7 +251,7 @@ RATES = ("pass_rate", "pass_all_rate", "cooperation_rate")
 def summarize(records: Sequence[EpisodeRecord], **meta: Any) -> dict[str, Any]:
     """The summary of an evaluation: means and (population) stds over episodes.
 
-    Keys: ``episodes``, ``return_normalized``, ``reward``, ``return``, ``components``
+    Keys: ``episodes``, ``return_normalized``, ``score``, ``reward``, ``return``, ``components``
     (``{name: {mean, std}}``), ``seconds_per_episode`` (each ``{mean, std}``), and for envs
     that report them (coding) ``pass_rate``, ``pass_all_rate`` and ``cooperation_rate`` (each
     ``{mean, std}`` over the episodes; see :func:`episode_rates`). ``meta`` is copied in first.
@@ -247,6 +260,7 @@ def summarize(records: Sequence[EpisodeRecord], **meta: Any) -> dict[str, Any]:
     summary["episodes"] = len(records)
     normalized = [r.return_normalized for r in records if r.return_normalized is not None]
     summary["return_normalized"] = _mean_std(normalized)
+    summary["score"] = _mean_std([r.score for r in records if r.score is not None])
     summary["reward"] = _mean_std([r.reward for r in records])
     summary["return"] = _mean_std([r.return_ for r in records])
     names: list[str] = []

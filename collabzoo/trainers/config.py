@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from collabzoo.envs.contract import MAX_TURNS
 from collabzoo.envs.kwargs import convert_value
 
 __all__ = ["MAGRPOConfig", "config_help", "field_docs", "parse_overrides"]
@@ -26,6 +27,7 @@ LossAggregation = Literal["token-mean", "seq-mean-token-mean", "seq-sum"]
 SchedulerName = Literal["constant", "linear", "cosine"]
 AgentSharing = Literal["lora", "copies"]
 ChatTemplate = Literal["auto", "true", "false"]
+TeamReward = Literal["mean", "min", "max"]
 
 
 @dataclass
@@ -67,6 +69,13 @@ class MAGRPOConfig:
     combination (G^N per node)."""
     discount: float = 0.9
     """Multi-turn return: r_t + discount x mean of the children's returns."""
+    team_reward: TeamReward = "mean"
+    """The team reward of a joint action from the rewards of the agents that acted: ``mean``,
+    ``min`` or ``max`` (equal rewards, as collabzoo's envs give: that value). Per-agent rewards
+    are kept in the rollout tree."""
+    max_turns: int = MAX_TURNS
+    """Most turns of an episode in a rollout for envs without ``num_turns`` (the episode
+    otherwise lasts until every agent terminates or truncates)."""
     early_stop_threshold: float | None = None
     """Multi-turn: stop branching a node whose ``return_normalized`` reaches this value (in
     (0, 1]; None: branch to the env's end). The env's own termination (e.g. all tests pass)
@@ -162,7 +171,7 @@ class MAGRPOConfig:
 
     def _problems(self):  # one generator of messages, each saying what to do
         positive = ("steps", "batch_size", "max_new_tokens", "num_iterations", "micro_batch_size",
-                    "max_bad_steps", "eval_tasks")
+                    "max_bad_steps", "eval_tasks", "max_turns")
         for name in positive:
             if getattr(self, name) < 1:
                 yield f"{name} must be >= 1, got {getattr(self, name)}"

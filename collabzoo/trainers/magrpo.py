@@ -15,6 +15,30 @@ One step reads top to bottom in :meth:`MAGRPOTrainer.training_step`:
 Data parallel: under ``accelerate launch`` every process rolls out its own B tasks; the
 returns of all processes are gathered before the advantages are taken, and the gradients are
 averaged across processes before each update.
+
+The env contract (:mod:`collabzoo.envs.contract`): the trainer uses only the PettingZoo
+``ParallelEnv`` API with ``gymnasium.spaces.Text`` observation and action spaces, plus
+``copy.deepcopy(env)`` to branch turns, so any such env trains; a non-text space is an error
+at construction naming the agent and the space. Optional extras, each used when present,
+with its fallback (decided once, by :func:`~collabzoo.envs.contract.env_features`):
+
+- ``num_tasks`` + ``reset(options={"task_index": i})``: tasks in a seeded shuffled order
+  (evaluation: the first ``eval_tasks``); without them, distinct episodes by seed
+  (evaluation: seeds 0 .. eval_tasks - 1).
+- ``reward_max``: ``return_normalized`` = episode result / reward_max; without it, no
+  normalised return is logged.
+- ``type(env).step_many``: a batched scoring fast path; without it, ``env.step`` per branch.
+- ``num_turns``: the turn budget (metrics); without it, an episode lasts until every agent
+  terminates or truncates, at most ``max_turns`` turns.
+- ``infos[agent]["score"]``: the episode's result so far; without it, the undiscounted team
+  return so far.
+
+Rewards: the team reward of a joint action is the ``team_reward`` reduction (default
+``mean``) of the rewards of the agents that acted; the per-agent rewards stay in the rollout
+tree (:class:`~collabzoo.trainers.rollout.Edge`). Agents may leave at different turns: from
+then on they do not act and take no loss; a branch ends when every agent has left. The return
+is the discounted sum of team rewards (collabzoo's own envs pay the improvement of the joint
+score each turn, so that solving earlier is better).
 """
 
 from __future__ import annotations
@@ -34,6 +58,7 @@ import numpy as np
 import torch
 
 from collabzoo.agents.base import Policy, Samples, SamplingConfig
+from collabzoo.envs.contract import EnvFeatures, TextParallelEnv, env_features
 from collabzoo.trainers.advantages import compute_advantages, marginal_advantages
 from collabzoo.trainers.checkpoint import (
     latest_checkpoint,
@@ -76,17 +101,23 @@ class AgentBatch:
 
 
 class _TaskOrder:
-    """A seeded shuffled order over the split's tasks: epoch e is permutation (seed, e)."""
+    """The episodes of training, an endless stream: with ``num_tasks``, a seeded shuffled
+    order over the split's tasks (epoch e is permutation (seed, e)); without, one seed drawn
+    from (seed, position) per episode."""
 
-    def __init__(self, num_tasks: int, seed: int) -> None:
-        self.num_tasks, self.seed = num_tasks, seed
+    def __init__(self, features: EnvFeatures, seed: int) -> None:
+        self.features, self.num_tasks, self.seed = features, features.num_tasks, seed
 
-    def take(self, start: int, count: int) -> list[int]:
-        """Tasks at positions start .. start + count - 1 of the endless shuffled stream."""
+    def take(self, start: int, count: int) -> list[dict[str, Any]]:
+        """``reset`` arguments of episodes start .. start + count - 1 of the stream."""
         out = []
         for pos in range(start, start + count):
+            if self.num_tasks is None:
+                seed = int(np.random.default_rng([self.seed, pos]).integers(2**31))
+                out.append(self.features.reset_kwargs(pos, seed=seed))
+                continue
             epoch, offset = divmod(pos, self.num_tasks)
-            out.append(int(self._permutation(epoch)[offset]))
+            out.append(self.features.reset_kwargs(int(self._permutation(epoch)[offset])))
         return out
 
     def _permutation(self, epoch: int) -> np.ndarray:
@@ -192,7 +223,7 @@ def _lr_lambda(config: MAGRPOConfig) -> Callable[[int], float]:
     return factor
 
 
-def _make_env_factory(env: str | Callable[..., Any], env_kwargs: Mapping[str, Any]):
+def _make_env_factory(env: str | Callable[..., TextParallelEnv], env_kwargs: Mapping[str, Any]):
     if isinstance(env, str):
         import collabzoo
 
@@ -232,7 +263,7 @@ class MAGRPOTrainer:
 
     def __init__(
         self,
-        env: str | Callable[..., Any],
+        env: str | Callable[..., TextParallelEnv],
         env_kwargs: Mapping[str, Any] | None = None,
         policies: Sequence[Policy] | Mapping[str, Policy] | None = None,
         model: str | Sequence[str] | None = None,
@@ -248,7 +279,8 @@ class MAGRPOTrainer:
         self._make_env = _make_env_factory(env, self.env_kwargs)
         self._env_target = env
         self.env = self._make_env()
-        self.agents: list[str] = list(self.env.possible_agents)
+        self.features = env_features(self.env)  # checks the spaces; decides the extras
+        self.agents: list[str] = list(self.features.agents)
         torch.manual_seed(self.config.seed)  # identical initialisation on every process
         self.policies = self._match_policies(policies, model)
         torch.manual_seed(self.config.seed + self.dist.rank)  # sampling differs per process
@@ -257,7 +289,7 @@ class MAGRPOTrainer:
                            for a, p in self.policies.items()}
         self.schedulers = {a: torch.optim.lr_scheduler.LambdaLR(o, _lr_lambda(self.config))
                            for a, o in self.optimizers.items()}
-        self.task_order = _TaskOrder(self.env.num_tasks, self.config.seed)
+        self.task_order = _TaskOrder(self.features, self.config.seed)
         self.sampling = SamplingConfig(max_new_tokens=self.config.max_new_tokens,
                                        temperature=self.config.temperature,
                                        top_p=self.config.top_p, top_k=self.config.top_k)
@@ -303,21 +335,13 @@ class MAGRPOTrainer:
         """One MAGRPO step on the next B tasks; returns its metrics."""
         c, G = self.config, self.config.num_generations
         t0 = time.perf_counter()
-        tasks = self.task_order.take((self.step * self.dist.world + self.dist.rank) * c.batch_size,
-                                     c.batch_size)
+        episodes = self.task_order.take(
+            (self.step * self.dist.world + self.dist.rank) * c.batch_size, c.batch_size)
 
         # 1. generate + score: the rollout trees of the B tasks
-        envs, observations = [], []
-        for index in tasks:
-            env = copy.deepcopy(self.env)
-            obs, _ = env.reset(options={"task_index": index})
-            envs.append(env)
-            observations.append(obs)
         timing: dict[str, float] = {}
-        tree = rollout(envs, observations, self.policies, num_generations=G,
-                       sampling=self.sampling, joint_mode=c.joint_mode, discount=c.discount,
-                       early_stop_threshold=c.early_stop_threshold,
-                       generation_batch_size=c.generation_batch_size, timing=timing)
+        tree = self._rollout(self.env, episodes, G, self.sampling, c.joint_mode, c.discount,
+                             c.early_stop_threshold, timing)
 
         # 2. advantages: returns of every process, baseline over siblings, credit per sample
         returns = tree.returns()  # (nodes, K)
@@ -356,17 +380,36 @@ class MAGRPOTrainer:
         self._count_bad_step(finite, metrics)
         return metrics
 
+    def _rollout(self, env: TextParallelEnv, episodes: list[dict[str, Any]], G: int,
+                 sampling: SamplingConfig, joint_mode: str, discount: float,
+                 early_stop_threshold: float | None, timing: dict[str, float]) -> Rollout:
+        """The rollout trees of ``episodes`` (``reset`` arguments) on copies of ``env``."""
+        envs, observations = [], []
+        for kwargs in episodes:
+            copy_ = copy.deepcopy(env)
+            obs, _ = copy_.reset(**kwargs)
+            envs.append(copy_)
+            observations.append(obs)
+        c = self.config
+        return rollout(envs, observations, self.policies, num_generations=G, sampling=sampling,
+                       joint_mode=joint_mode, discount=discount,
+                       early_stop_threshold=early_stop_threshold,
+                       generation_batch_size=c.generation_batch_size, features=self.features,
+                       team_reward=c.team_reward, max_turns=c.max_turns, timing=timing)
+
     def _agent_batches(self, tree: Rollout, credit: torch.Tensor) -> dict[str, list[AgentBatch]]:
-        """Cut each agent's credit (N, nodes, G) into its per-turn batches of completions."""
+        """Cut each agent's credit (N, nodes, G) into its per-turn batches of completions (the
+        nodes where it acted)."""
         c = self.config
         batches: dict[str, list[AgentBatch]] = {a: [] for a in self.agents}
         start = 0
         for t, level in enumerate(tree.levels):
-            rows = credit[:, start:start + len(level)].reshape(len(self.agents), -1)  # (N, M_t*G)
-            start += len(level)
             for n, agent in enumerate(self.agents):
                 samples = tree.samples[agent][t]
-                batch = AgentBatch(samples, rows[n].float())
+                if samples is None:  # the agent left the episode at every node of turn t
+                    continue
+                nodes = [start + m for m in tree.active[agent][t]]
+                batch = AgentBatch(samples, credit[n, nodes].reshape(-1).float())  # (M*G,)
                 policy = self.policies[agent]
                 with torch.no_grad():
                     if c.num_iterations > 1:
@@ -377,6 +420,7 @@ class MAGRPOTrainer:
                             lambda s, p=policy: p.log_probs(s, reference=True), samples,
                             c.micro_batch_size)
                 batches[agent].append(batch)
+            start += len(level)
         return batches
 
     def _accumulate_gradients(self, agent: str, batches: list[AgentBatch]) -> tuple[float, float]:
@@ -449,7 +493,7 @@ class MAGRPOTrainer:
         edges = tree.edges
         local = {
             "rewards": [e.reward for e in edges],
-            "normalized": [e.return_normalized for e in edges],
+            "normalized": [e.return_normalized for e in edges if e.return_normalized is not None],
             "components": [e.components for e in edges],
             "turns": [(node.turn, e.reward) for level in tree.levels for node in level
                       for e in node.edges],
@@ -469,14 +513,16 @@ class MAGRPOTrainer:
             values = [comp[name] for g in gathered for comp in g["components"] if name in comp]
             m[f"reward/{name}"] = float(np.mean(values))
         turns = sorted({t for g in gathered for t, _ in g["turns"]})
-        if len(turns) > 1 or self.env.num_turns > 1:
+        if len(turns) > 1 or self.features.turn_limit(self.config.max_turns) > 1:
             for t in turns:
                 m[f"reward/turn_{t + 1}"] = float(np.mean(
                     [r for g in gathered for tt, r in g["turns"] if tt == t]))
             m["rollout/frac_early_stop"] = float(np.mean(
                 [s for g in gathered for s in g["early_stop"]]))
         m["return/mean"] = float(np.mean([v for g in gathered for v in g["root_values"]]))
-        m["return_normalized"] = float(np.mean([v for g in gathered for v in g["normalized"]]))
+        normalized = [v for g in gathered for v in g["normalized"]]
+        if normalized:  # envs without reward_max have no normalised return
+            m["return_normalized"] = float(np.mean(normalized))
         m["advantage/mean"] = float(adv.mean())
         m["advantage/std"] = float(adv.std()) if adv.numel() > 1 else 0.0
         m["advantage/abs_mean"] = float(adv.abs().mean())
@@ -506,8 +552,11 @@ class MAGRPOTrainer:
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, num_tasks: int | None = None) -> dict[str, float]:
         """Roll out the first ``num_tasks`` (default ``config.eval_tasks``) tasks of the eval
-        split once per agent (greedy, or sampling with the fixed seed ``config.seed``) and
-        return ``eval/...`` metrics of the final turn. Does not touch the training RNG."""
+        split (envs without ``num_tasks``: seeds 0, 1, ...) once per agent, greedy or sampling
+        with the fixed seed ``config.seed``, through the same rollout as training (one sample
+        per agent and turn). Returns ``eval/...`` metrics: the episode's undiscounted team
+        return (``eval/reward/mean``), its final ``return_normalized`` and the final turn's
+        reward components. Does not touch the training RNG."""
         c = self.config
         if self._eval_env is None:
             extra = {}
@@ -516,45 +565,30 @@ class MAGRPOTrainer:
                     raise ValueError(f"eval_split={c.eval_split!r} but the env takes no 'split'")
                 extra["split"] = c.eval_split
             self._eval_env = self._make_env(**extra)
-        count = min(num_tasks or c.eval_tasks, self._eval_env.num_tasks)
+        features = env_features(self._eval_env)
+        count = min(num_tasks or c.eval_tasks, features.num_tasks or c.eval_tasks)
         sampling = dataclasses.replace(
             self.sampling, temperature=c.eval_temperature,
             seed=None if c.eval_temperature == 0 else c.seed)
-        envs, observations = [], []
-        for index in range(count):
-            env = copy.deepcopy(self._eval_env)
-            obs, _ = env.reset(options={"task_index": index})
-            envs.append(env)
-            observations.append(obs)
-        from collabzoo.envs.core import step_batch
-
-        final: list[tuple[float, float, dict[str, float]]] = [(0.0, 0.0, {})] * count
-        live = list(range(count))
-        lengths = []
         with torch.random.fork_rng(devices=[]):
-            while live:
-                texts = {}
-                for a in self.agents:
-                    s = self.policies[a].sample([observations[i][a] for i in live], 1, sampling)
-                    texts[a] = s.texts
-                    lengths += s.completion_mask.sum(dim=1).tolist()
-                results = step_batch([envs[i] for i in live],
-                                     [{a: texts[a][k] for a in self.agents} for k in range(len(live))])
-                still = []
-                first = self.agents[0]
-                for i, (obs, rewards, terms, truncs, infos) in zip(live, results, strict=True):
-                    info = infos[first]
-                    final[i] = (float(rewards[first]), float(info.get("return_normalized", 0.0)),
-                                dict(info.get("reward_components", {})))
-                    observations[i] = obs
-                    if not (terms[first] or truncs[first]):
-                        still.append(i)
-                live = still
-        m = {"eval/reward/mean": float(np.mean([f[0] for f in final])),
-             "eval/return_normalized": float(np.mean([f[1] for f in final])),
-             "eval/completion/mean_length": float(np.mean(lengths)) if lengths else 0.0}
-        for name in sorted({k for f in final for k in f[2]}):
-            m[f"eval/reward/{name}"] = float(np.mean([f[2][name] for f in final if name in f[2]]))
+            tree = self._rollout(self._eval_env, [features.reset_kwargs(k) for k in range(count)],
+                                 1, sampling, "aligned", 1.0, None, {})
+        finals = []
+        for root in tree.levels[0]:
+            edge = root.edges[0]
+            while edge.child is not None:
+                edge = edge.child.edges[0]
+            finals.append((root.edges[0].value, edge))  # (undiscounted return, last turn)
+        lengths = [n for a in self.agents for s in tree.samples[a] if s is not None
+                   for n in s.completion_mask.sum(dim=1).tolist()]
+        m = {"eval/reward/mean": float(np.mean([r for r, _ in finals]))}
+        normalized = [e.return_normalized for _, e in finals if e.return_normalized is not None]
+        if normalized:
+            m["eval/return_normalized"] = float(np.mean(normalized))
+        m["eval/completion/mean_length"] = float(np.mean(lengths)) if lengths else 0.0
+        for name in sorted({k for _, e in finals for k in e.components}):
+            m[f"eval/reward/{name}"] = float(np.mean([e.components[name] for _, e in finals
+                                                      if name in e.components]))
         return m
 
     # ------------------------------------------------------------------ the loop

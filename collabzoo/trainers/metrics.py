@@ -16,12 +16,13 @@ __all__ = ["METRICS", "MetricsLogger", "plot_reward_curve", "read_metrics"]
 
 #: Every metric the trainer logs (``<x>`` stands for an agent or reward-component name).
 METRICS: dict[str, str] = {
-    "reward/mean": "mean joint reward over every joint action of the step (all turns)",
+    "reward/mean": "mean team reward over every joint action of the step (all turns)",
     "reward/std": "std of those rewards",
     "reward/<component>": "mean of each named reward component",
     "reward/turn_<t>": "mean joint reward at turn t (multi-turn envs only)",
     "return/mean": "mean return (reward + discount x children's mean) of the first-turn joint actions",
-    "return_normalized": "mean reward / env.reward_max over every joint action",
+    "return_normalized": "mean episode result so far / reward_max over every joint action "
+                         "(envs with reward_max only)",
     "advantage/mean": "mean advantage of the joint actions",
     "advantage/std": "std of the advantages",
     "advantage/abs_mean": "mean absolute advantage",
@@ -40,8 +41,9 @@ METRICS: dict[str, str] = {
     "perf/score_s": "seconds spent in the env (scoring and branching)",
     "perf/loss_s": "seconds in the loss passes and optimizer updates",
     "perf/tokens_per_s": "generated tokens (all agents) per second of step time",
-    "eval/reward/mean": "evaluation: mean final-turn joint reward (also eval/reward/<component>)",
-    "eval/return_normalized": "evaluation: mean final-turn reward / reward_max",
+    "eval/reward/mean": "evaluation: mean undiscounted team return of an episode (collabzoo envs: "
+                        "the final score; final-turn components: eval/reward/<component>)",
+    "eval/return_normalized": "evaluation: mean final result / reward_max (envs with reward_max)",
     "eval/completion/mean_length": "evaluation: mean completion length",
 }
 

@@ -1,15 +1,20 @@
 """The rollout tree of one MAGRPO step: generate, score, branch, and the returns.
 
-For each of the B tasks the root node is the env after ``reset``. At a node every agent samples
-G completions of its own observation; the joint actions (a :data:`JOINT_MODES` strategy: G
-aligned, or all G^N combinations) are scored on copies of the node's env (``copy.deepcopy``),
-all nodes of a turn in one :func:`~collabzoo.envs.core.step_batch`. A joint action whose env
-has not terminated (and whose reward is below the early-stop threshold) becomes a child node
-of the next turn. All nodes of a turn are generated together: one batched ``sample`` call per
-agent per turn (split in chunks of ``generation_batch_size`` rows).
+For each of the B tasks the root node is the env after ``reset``. At a node every agent still
+in the episode samples G completions of its own observation; the joint actions (a
+:data:`JOINT_MODES` strategy: G aligned, or all G^N combinations) are scored on copies of the
+node's env (``copy.deepcopy``), all nodes of a turn in one
+:func:`~collabzoo.envs.contract.step_batch`. Each step is read by
+:func:`~collabzoo.envs.contract.read_step`: the team reward (a named reduction of the acting
+agents' rewards) next to the per-agent rewards. A joint action after which some agent is still
+in the episode (and whose ``return_normalized`` is below the early-stop threshold, and whose
+turn is below the turn limit) becomes a child node of the next turn, where only the agents
+still in the episode act. All nodes of a turn are generated together: one batched ``sample``
+call per agent per turn (split in chunks of ``generation_batch_size`` rows).
 
 The return of a joint action is ``r + discount * mean(returns of the child's joint actions)``
-(just ``r`` at a leaf); the joint actions of one node are the siblings of one advantage group.
+(just ``r`` at a leaf), with r the team reward; the joint actions of one node are the
+siblings of one advantage group.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 import torch
 
 from collabzoo.agents.base import Policy, Samples, SamplingConfig
-from collabzoo.envs.core import step_batch
+from collabzoo.envs.contract import MAX_TURNS, EnvFeatures, env_features, read_step, step_batch
 
 __all__ = [
     "JOINT_MODES",
@@ -62,10 +67,12 @@ class Edge:
     """One joint action taken at a node, with what the env said about it.
 
     Attributes:
-        choice: (N,) the sample index of each agent.
-        reward: The joint reward of this turn.
+        choice: (N,) the sample index of each agent (ignored for agents not at the node).
+        reward: The team reward of this turn.
+        rewards: Each acting agent's own reward.
         components: Named parts of the reward.
-        return_normalized: ``reward / env.reward_max``.
+        score: The episode's result after this turn (``infos["score"]``, else the return so far).
+        return_normalized: ``score / reward_max``; None when the env has no ``reward_max``.
         child: The node of the next turn, or None when the branch ends here.
         early_stop: True when the branch ended by ``early_stop_threshold`` (not by the env).
         value: The return, set by :func:`compute_returns`.
@@ -73,8 +80,10 @@ class Edge:
 
     choice: tuple[int, ...]
     reward: float
+    rewards: dict[str, float]
     components: dict[str, float]
-    return_normalized: float
+    score: float
+    return_normalized: float | None
     child: Node | None = None
     early_stop: bool = False
     value: float = 0.0
@@ -82,13 +91,15 @@ class Edge:
 
 @dataclass
 class Node:
-    """A decision point: an env state and every agent's observation there.
+    """A decision point: an env state and the observation of every agent still in it.
 
     Attributes:
         env: The env in this state (the tree's own copy).
-        observations: Each agent's observation text.
+        observations: Each live agent's observation text.
         task: Which of the step's B tasks this node belongs to.
         turn: 0 for the roots.
+        live: The agents that act here (the others left the episode).
+        return_before: The undiscounted team return of the turns before this node.
         edges: The K joint actions taken here (filled by scoring).
     """
 
@@ -96,6 +107,8 @@ class Node:
     observations: dict[str, str]
     task: int
     turn: int
+    live: list[str]
+    return_before: float = 0.0
     edges: list[Edge] = field(default_factory=list)
 
 
@@ -105,13 +118,17 @@ class Rollout:
 
     Attributes:
         levels: ``levels[t]`` = the M_t nodes that act at turn t (roots first).
-        samples: ``samples[agent][t]``: (M_t * G rows) the agent's completions at turn t,
-            row ``m * G + g`` = sample g at node m of ``levels[t]``.
+        active: ``active[agent][t]``: the positions in ``levels[t]`` of the nodes where the
+            agent acts (all of them unless agents leave early).
+        samples: ``samples[agent][t]``: (len(active[agent][t]) * G rows) the agent's
+            completions at turn t, row ``p * G + g`` = sample g at node
+            ``levels[t][active[agent][t][p]]``; None when it acts at no node of turn t.
         choices: (K, N) int64, the joint-action strategy's choices (same at every node).
     """
 
     levels: list[list[Node]]
-    samples: dict[str, list[Samples]]
+    active: dict[str, list[list[int]]]
+    samples: dict[str, list[Samples | None]]
     choices: torch.Tensor
 
     @property
@@ -168,6 +185,9 @@ def rollout(
     discount: float = 1.0,
     early_stop_threshold: float | None = None,
     generation_batch_size: int | None = None,
+    features: EnvFeatures | None = None,
+    team_reward: str = "mean",
+    max_turns: int = MAX_TURNS,
     timing: dict[str, float] | None = None,
 ) -> Rollout:
     """Grow the rollout trees of B freshly reset envs turn by turn, then set every return.
@@ -183,29 +203,39 @@ def rollout(
         early_stop_threshold: Stop branching after a joint action whose ``return_normalized``
             reaches this; None: only the env's termination stops a branch.
         generation_batch_size: Most rows per ``sample`` call (None: one call per agent and turn).
+        features: The envs' :func:`~collabzoo.envs.contract.env_features` (default: read from
+            ``envs[0]``).
+        team_reward: A key of :data:`~collabzoo.envs.contract.TEAM_REWARDS`.
+        max_turns: Turn limit for envs without ``num_turns``.
         timing: If given, ``generate_s`` and ``score_s`` (seconds) are added to it.
     """
     timing = timing if timing is not None else {}
     timing.setdefault("generate_s", 0.0)
     timing.setdefault("score_s", 0.0)
+    features = features if features is not None else env_features(envs[0])
+    turn_limit = features.turn_limit(max_turns)
     agents = list(policies)
     G = num_generations
     choices = JOINT_MODES[joint_mode](G, len(agents))
-    level = [Node(env=env, observations=dict(obs), task=b, turn=0)
+    level = [Node(env=env, observations=dict(obs), task=b, turn=0,
+                  live=[a for a in agents if a in obs])
              for b, (env, obs) in enumerate(zip(envs, observations, strict=True))]
     levels: list[list[Node]] = []
-    samples: dict[str, list[Samples]] = {a: [] for a in agents}
+    active: dict[str, list[list[int]]] = {a: [] for a in agents}
+    samples: dict[str, list[Samples | None]] = {a: [] for a in agents}
     while level:
         levels.append(level)
-        # generate: one batched call per agent over every node of this turn
+        # generate: one batched call per agent over every node of this turn where it acts
         t0 = time.perf_counter()
-        turn_samples = {
-            a: generate(policies[a], [node.observations[a] for node in level], G, sampling,
-                        generation_batch_size)
-            for a in agents
-        }  # each (M * G rows)
+        position: dict[str, dict[int, int]] = {}
         for a in agents:
-            samples[a].append(turn_samples[a])
+            where = [m for m, node in enumerate(level) if a in node.live]
+            active[a].append(where)
+            position[a] = {m: p for p, m in enumerate(where)}
+            samples[a].append(
+                generate(policies[a], [level[m].observations[a] for m in where], G, sampling,
+                         generation_batch_size) if where else None
+            )  # each (len(where) * G rows)
         t1 = time.perf_counter()
         timing["generate_s"] += t1 - t0
         # score: every joint action of every node on its own env copy, one batched call
@@ -213,30 +243,32 @@ def rollout(
         for m, node in enumerate(level):
             for choice in choices:
                 branch_envs.append(copy.deepcopy(node.env))
-                joint_actions.append({a: turn_samples[a].texts[m * G + choice[n]]
-                                      for n, a in enumerate(agents)})
+                joint_actions.append({
+                    a: samples[a][-1].texts[position[a][m] * G + choice[n]]
+                    for n, a in enumerate(agents) if a in node.live
+                })
         results = step_batch(branch_envs, joint_actions)
         next_level = []
-        for j, (env, (obs, rewards, terms, truncs, infos)) in enumerate(zip(branch_envs, results, strict=True)):
+        for j, (env, result) in enumerate(zip(branch_envs, results, strict=True)):
             node = level[j // len(choices)]
-            first = agents[0]
-            edge = Edge(
-                choice=choices[j % len(choices)],
-                reward=float(rewards[first]),
-                components=dict(infos[first].get("reward_components", {})),
-                return_normalized=float(infos[first].get("return_normalized", rewards[first])),
-            )
+            step = read_step(result, node.live, features, team_reward=team_reward,
+                             return_before=node.return_before)
+            edge = Edge(choice=choices[j % len(choices)], reward=step.reward, rewards=step.rewards,
+                        components=step.components, score=step.score,
+                        return_normalized=step.return_normalized)
             node.edges.append(edge)
-            ended = terms[first] or truncs[first]
-            if not ended and early_stop_threshold is not None:
+            ended = step.done or node.turn + 1 >= turn_limit
+            if not ended and early_stop_threshold is not None and edge.return_normalized is not None:
                 edge.early_stop = edge.return_normalized >= early_stop_threshold
             if not ended and not edge.early_stop:
-                edge.child = Node(env=env, observations=dict(obs), task=node.task, turn=node.turn + 1)
+                edge.child = Node(env=env, observations=step.observations, task=node.task,
+                                  turn=node.turn + 1, live=step.live,
+                                  return_before=node.return_before + step.reward)
                 next_level.append(edge.child)
         level = next_level
         timing["score_s"] += time.perf_counter() - t1
     compute_returns(levels, discount)
-    return Rollout(levels=levels, samples=samples, choices=torch.tensor(choices))
+    return Rollout(levels=levels, active=active, samples=samples, choices=torch.tensor(choices))
 
 
 def compute_returns(levels: list[list[Node]], discount: float) -> None:
