@@ -1,6 +1,6 @@
 """Joint actions scored per second by the writing envs, on 256-word texts, on one core.
 
-Measures, for collabzoo/TLDR-v0 and collabzoo/ArxivExpansion-v0:
+Measures, for collabzoo/TLDR-v1 and collabzoo/ArxivExpansion-v1:
 
 - ``reward_fn``: the pure reward function (``tldr_reward`` / ``arxiv_reward``) alone;
 - ``env.step``: ``env.step(joint_action)`` alone (timed around the call), the cost a
@@ -38,8 +38,8 @@ import collabzoo
 from collabzoo.envs.writing.rewards import arxiv_reward, tldr_reward
 
 ENVS = {
-    "collabzoo/TLDR-v0": tldr_reward,
-    "collabzoo/ArxivExpansion-v0": arxiv_reward,
+    "collabzoo/TLDR-v1": tldr_reward,
+    "collabzoo/ArxivExpansion-v1": arxiv_reward,
 }
 WORDS_PER_TEXT = 256
 TARGET_PER_S = 5_000
@@ -47,7 +47,7 @@ TARGET_PER_S = 5_000
 
 def word_pool() -> list[str]:
     """Every whitespace word of the bundled TLDR posts (punctuation kept, as LLMs write)."""
-    env = collabzoo.make("collabzoo/TLDR-v0", dataset="bundled")
+    env = collabzoo.make("collabzoo/TLDR-v1", dataset="bundled")
     return [w for task in env.tasks for w in env.source_text(task).split()]
 
 

@@ -15,8 +15,8 @@ episodes and steps the numbers are NOT the paper's results.
 The paper's setting (GPU; models from the hub or local folders)::
 
     python benchmarks/paper_table.py --paper --trained \\
-        collabzoo/TLDR-v0=runs/tldr collabzoo/ArxivExpansion-v0=runs/arxiv \\
-        collabzoo/HumanEval-v0=runs/he collabzoo/CoopHumanEval-v0=runs/coop
+        collabzoo/TLDR-v1=runs/tldr collabzoo/ArxivExpansion-v1=runs/arxiv \\
+        collabzoo/HumanEval-v1=runs/he collabzoo/CoopHumanEval-v1=runs/coop
 
 ``--paper`` = ``--writing-model Qwen/Qwen3-1.7B --coding-model Qwen/Qwen2.5-Coder-3B
 --episodes 0 (every item of the eval split) --max-new-tokens 256 --dtype bfloat16`` and the
@@ -47,26 +47,26 @@ sys.path.insert(0, str(ROOT))
 from collabzoo.evaluation.results import comparison_table, write_results  # noqa: E402
 
 ENVS = (
-    "collabzoo/TLDR-v0",
-    "collabzoo/ArxivExpansion-v0",
-    "collabzoo/HumanEval-v0",
-    "collabzoo/CoopHumanEval-v0",
+    "collabzoo/TLDR-v1",
+    "collabzoo/ArxivExpansion-v1",
+    "collabzoo/HumanEval-v1",
+    "collabzoo/CoopHumanEval-v1",
 )
 PROTOCOLS = ("single", "parallel", "sequential", "discussion")
-CODING = {"collabzoo/HumanEval-v0", "collabzoo/CoopHumanEval-v0"}
+CODING = {"collabzoo/HumanEval-v1", "collabzoo/CoopHumanEval-v1"}
 #: (train split, eval split) of each env: bundled data, and the hub datasets of the paper
 SPLITS = {
     "bundled": {
-        "collabzoo/TLDR-v0": ("train", "test"),
-        "collabzoo/ArxivExpansion-v0": ("train", "val"),
-        "collabzoo/HumanEval-v0": ("train", "eval"),
-        "collabzoo/CoopHumanEval-v0": ("train", "eval"),
+        "collabzoo/TLDR-v1": ("train", "test"),
+        "collabzoo/ArxivExpansion-v1": ("train", "val"),
+        "collabzoo/HumanEval-v1": ("train", "eval"),
+        "collabzoo/CoopHumanEval-v1": ("train", "eval"),
     },
     "hub": {
-        "collabzoo/TLDR-v0": ("train", "test"),
-        "collabzoo/ArxivExpansion-v0": ("train", "val"),
-        "collabzoo/HumanEval-v0": ("train", "eval"),
-        "collabzoo/CoopHumanEval-v0": ("train", "eval"),
+        "collabzoo/TLDR-v1": ("train", "test"),
+        "collabzoo/ArxivExpansion-v1": ("train", "val"),
+        "collabzoo/HumanEval-v1": ("train", "eval"),
+        "collabzoo/CoopHumanEval-v1": ("train", "eval"),
     },
 }
 

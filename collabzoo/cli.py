@@ -46,7 +46,7 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
             "One spec plays every role; otherwise give one per role, in the env's role order."
         ),
     )
-    p.add_argument("--env", required=True, help="env id, e.g. collabzoo/TLDR-v0")
+    p.add_argument("--env", required=True, help="env id, e.g. collabzoo/TLDR-v1")
     p.add_argument("--agents", nargs="+", required=True, metavar="SPEC", help="agent specs")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="parallel",
                    help="collaboration protocol (default: parallel)")
@@ -244,7 +244,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         epilog=config_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--env", help="env id, e.g. collabzoo/TLDR-v0")
+    p.add_argument("--env", help="env id, e.g. collabzoo/TLDR-v1")
     p.add_argument("--model", nargs="+", metavar="MODEL",
                    help="tiny, smollm2-135m, a hub id or a folder; one for every role "
                         "(homogeneous) or one per role in the env's order (heterogeneous)")

@@ -38,7 +38,8 @@ def make_offline(env_id: str, **kwargs):
     return collabzoo.make(env_id, **{**offline_kwargs(env_id), **kwargs})
 
 
-ALL_ENV_IDS = [info.id for info in list_envs()]
+#: Every registered id but the deprecated ones (tests/test_registry.py covers those).
+ALL_ENV_IDS = [info.id for info in list_envs() if not info.deprecated]
 
 
 def install_fake_plugin(tmp_path, monkeypatch, name: str, hook: str, source: str | None = None):

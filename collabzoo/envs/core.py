@@ -26,11 +26,19 @@ Turns and episode end:
     ``truncations`` are always ``False``. Finished agents leave ``env.agents`` (PettingZoo's
     convention); stepping a finished episode raises ``RuntimeError``.
 
+Rewards:
+    The task's :meth:`~TextCollabEnv.score` rates the joint action of a turn. The reward of
+    turn t is the **improvement** of that score over turn t-1 (turn 1: the score itself), so
+    an episode's undiscounted return is its final score and, with a discount < 1, solving
+    earlier is worth strictly more. (The ``-v0`` ids pay the full score every turn, which made
+    a late solution worth more than an early one: ``turn_reward = "score"``, deprecated.)
+    Every agent receives the same reward.
+
 Infos:
-    ``infos[agent]`` holds ``score`` (the joint score of the turn), ``reward_components``
-    (the named parts of the joint reward),
-    ``return_normalized`` (this turn's reward divided by ``reward_max``), ``turn``,
-    ``task_index`` and whatever ``Score.details`` the task adds (raw measures, test results).
+    ``infos[agent]`` holds ``score`` (this turn's joint score: the episode's result so far),
+    ``reward_components`` (the named parts of the score), ``return_normalized`` (``score /
+    reward_max``), ``turn``, ``task_index`` and whatever ``Score.details`` the task adds (raw
+    measures, test results).
 
 Branching:
     ``copy.deepcopy(env)`` copies the episode state (histories, turn, RNG) and shares the
@@ -53,7 +61,7 @@ import string
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import gymnasium
 from gymnasium.utils import seeding
@@ -80,8 +88,9 @@ class Score:
     """The joint score of one joint action, as a task's :meth:`TextCollabEnv.score` returns it.
 
     Attributes:
-        reward: The joint reward every agent receives.
-        components: Named parts of the reward (they need not sum to it: some are gates).
+        reward: The joint score (the env pays every agent its improvement over the previous
+            turn's score).
+        components: Named parts of the score (they need not sum to it: some are gates).
         details: Anything else worth showing a user: raw measures, test results, failures.
             Copied into every agent's ``infos``.
         solved: True when the task is fully solved; ends a multi-turn episode early.
@@ -113,6 +122,9 @@ class TextCollabEnv(ParallelEnv):
     }
     roles: ClassVar[tuple[str, ...]] = ()
     reward_max: ClassVar[float] = 1.0
+    #: The reward of a turn: ``"improvement"`` of the joint score over the previous turn, or
+    #: ``"score"`` (the deprecated ``-v0`` meaning: the full score every turn).
+    turn_reward: ClassVar[Literal["improvement", "score"]] = "improvement"
     #: Attributes shared (not copied) by ``copy.deepcopy``: read-only data, pools, and the
     #: spaces (copying a Text space's charset was ~7% of a tiny-model training step; branches
     #: therefore share the action spaces' sampling RNG).
@@ -151,6 +163,7 @@ class TextCollabEnv(ParallelEnv):
         self._was_reset = False
         self.task_index: int | None = None
         self.turn = 0
+        self.last_score = 0.0  # the joint score of the previous turn (0 before the first)
         # history[agent] = list of (observation, action, feedback) for every finished turn
         self.history: dict[str, list[tuple[str, str, str]]] = {}
         self._observations: dict[str, str] = {}
@@ -239,6 +252,7 @@ class TextCollabEnv(ParallelEnv):
             )
         self.task_index = index
         self.turn = 0
+        self.last_score = 0.0
         self.agents = list(self.possible_agents)
         self.history = {a: [] for a in self.agents}
         task = self.task
@@ -308,7 +322,9 @@ class TextCollabEnv(ParallelEnv):
     def _apply_score(self, actions: Mapping[str, str], score: Score) -> tuple:
         task = self.task
         self.turn += 1
-        reward = float(score.reward)
+        value = float(score.reward)
+        reward = value - self.last_score if self.turn_reward == "improvement" else value
+        self.last_score = value
         finished = score.solved or self.turn >= self.num_turns
         agents = list(self.agents)
         infos: dict[str, dict[str, Any]] = {}
@@ -317,9 +333,9 @@ class TextCollabEnv(ParallelEnv):
             self.history[a].append((self._observations[a], actions[a], fb))
             infos[a] = {
                 **score.details,
-                "score": reward,
+                "score": value,
                 "reward_components": dict(score.components),
-                "return_normalized": reward / self.reward_max,
+                "return_normalized": value / self.reward_max,
                 "turn": self.turn,
                 "task_index": self.task_index,
             }
@@ -330,7 +346,7 @@ class TextCollabEnv(ParallelEnv):
             for a in agents:
                 self._transcript.append(f"--- {a} action ---\n{actions[a]}")
             self._transcript.append(
-                f"--- joint reward {reward:.4f} / {self.reward_max:g} "
+                f"--- joint reward {reward:.4f}, score {value:.4f} / {self.reward_max:g} "
                 f"{ {k: round(v, 4) for k, v in score.components.items()} } ---"
             )
         observations = {a: self._observations[a] for a in agents}

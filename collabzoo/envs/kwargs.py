@@ -23,7 +23,7 @@ no annotation/default  a Python/JSON literal if it parses as one, else the text
 An unknown key is an error that names it and lists the accepted ones (unless the
 constructor takes ``**kwargs``).
 
->>> parse_env_kwargs("collabzoo/TLDR-v0", ["dataset=bundled", "num_turns=2"])
+>>> parse_env_kwargs("collabzoo/TLDR-v1", ["dataset=bundled", "num_turns=2"])
 {'dataset': 'bundled', 'num_turns': 2}
 """
 

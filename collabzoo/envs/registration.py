@@ -52,6 +52,8 @@ class EnvInfo:
     agents: tuple[str, ...] = ()
     description: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
+    deprecated: str | None = None
+    """The id that replaces this one (``make`` warns), or None."""
 
 
 _INFOS: dict[str, EnvInfo] = {}
@@ -65,6 +67,7 @@ def register(
     agents: tuple[str, ...] | list[str] = (),
     description: str = "",
     kwargs: dict[str, Any] | None = None,
+    deprecated: str | None = None,
 ) -> EnvInfo:
     """Register a ``ParallelEnv`` under ``id`` (``namespace/Name-vN``).
 
@@ -74,6 +77,9 @@ def register(
         agents: The agent names, in order (shown by ``collabzoo envs``).
         description: One line shown by ``collabzoo envs``.
         kwargs: Default keyword arguments of the entry point.
+        deprecated: The id that replaces this one: :func:`make` then warns with a
+            :class:`DeprecationWarning` (bump ``-vN`` when a reward's meaning changes and keep
+            the old id registered this way).
 
     Raises:
         ValueError: ``id`` is already registered (here or in PettingZoo's registry) with a
@@ -82,7 +88,7 @@ def register(
     """
     if isinstance(entry_point, str) and entry_point.count(":") != 1:
         raise ValueError(f"entry_point must look like 'package.module:attr', got {entry_point!r}")
-    info = EnvInfo(id, entry_point, tuple(agents), description, dict(kwargs or {}))
+    info = EnvInfo(id, entry_point, tuple(agents), description, dict(kwargs or {}), deprecated)
     if _INFOS.get(id) == info:
         # the same module imported twice (e.g. by a doctest collector): nothing to do
         return info
@@ -135,7 +141,9 @@ def spec(id: str) -> EnvInfo:
 
 def make(id: str, **kwargs: Any) -> ParallelEnv:
     """Create the env registered as ``id`` with keyword arguments ``kwargs``."""
-    spec(id)
+    info = spec(id)
+    if info.deprecated:
+        warnings.warn(f"{id}: {info.description}", DeprecationWarning, stacklevel=2)
     return pettingzoo.make("parallel", id, **kwargs)
 
 

@@ -14,7 +14,7 @@ Protocols use only the public env API (observations in, joint actions out) and t
 >>> class Echo:
 ...     def act(self, observations, n=1):
 ...         return [[o.split()[-1]] * n for o in observations]
->>> env = collabzoo.make("collabzoo/TLDR-v0", dataset="bundled")
+>>> env = collabzoo.make("collabzoo/TLDR-v1", dataset="bundled")
 >>> records = run_episodes(env, [Echo()], "sequential", episodes=2)
 >>> summarize(records)["return_normalized"]
 {'mean': 0.0, 'std': 0.0}

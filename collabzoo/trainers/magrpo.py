@@ -250,7 +250,8 @@ class MAGRPOTrainer:
     """Trains one policy per env agent with MAGRPO.
 
     Args:
-        env: A registered env id (``"collabzoo/TLDR-v0"``) or a callable returning an env.
+        env: A registered env id (``"collabzoo/TLDR-v1"``) or a callable returning an env:
+            any PettingZoo ``ParallelEnv`` with text spaces (see the module docstring).
         env_kwargs: Keyword arguments of the env constructor (e.g. ``dataset="bundled"``).
         policies: One :class:`~collabzoo.agents.Policy` per env agent: a list in the env's
             agent order, or a dict by agent name (heterogeneous agents: any mix).

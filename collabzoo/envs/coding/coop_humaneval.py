@@ -1,12 +1,12 @@
 """CoopHumanEval: coding problems designed so that a helper function is natural.
 
 ===================  ==========================================================
-Id                   ``collabzoo/CoopHumanEval-v0``
+Id                   ``collabzoo/CoopHumanEval-v1``
 Agents               ``("helper", "main")``
 Observation space    ``gymnasium.spaces.Text`` (the prompt; later turns add feedback)
 Action space         ``gymnasium.spaces.Text`` (any string: the agent's answer)
 Reward               joint, in ``[0, 4.0]``
-Import               ``collabzoo.make("collabzoo/CoopHumanEval-v0")``
+Import               ``collabzoo.make("collabzoo/CoopHumanEval-v1")``
 ===================  ==========================================================
 
 Problems in HumanEval's schema whose solution splits naturally into a sub-step and the rest
@@ -14,16 +14,16 @@ Problems in HumanEval's schema whose solution splits naturally into a sub-step a
 ``OpenMLRL/CoopHumanEval`` (82 problems) or the split bundled with collabzoo (20 problems
 written for this project, each canonical solution checked by the tests; origin in
 ``data/NOTE.md``). Everything else -- agents, observations, code extraction, sandbox,
-reward, feedback, episode end -- is exactly as in ``collabzoo/HumanEval-v0``
+reward, feedback, episode end -- is exactly as in ``collabzoo/HumanEval-v1``
 (:mod:`collabzoo.envs.coding.humaneval`); its docstring is the reference.
 
 Observations:
-    As in HumanEval-v0: ``helper`` is asked for ``def aux(...)`` only, ``main`` for the
+    As in HumanEval-v1: ``helper`` is asked for ``def aux(...)`` only, ``main`` for the
     entry point, told that ``aux`` exists; later turns add each agent's own code and the
     feedback (static problems, the first failing test with expected vs actual).
 
 Actions:
-    Any string; code extracted as in HumanEval-v0 (the helper's ``aux`` wins over one that
+    Any string; code extracted as in HumanEval-v1 (the helper's ``aux`` wins over one that
     ``main`` writes).
 
 Rewards (max 4.0, joint):
@@ -42,13 +42,18 @@ Arguments:
     - ``split``: ``"eval"`` = the first 16 problems, ``"train"`` = the others, ``"all"``.
     - ``source_split``: the split of a hub or folder dataset to read (default ``"test"``).
     - ``max_items``, ``num_turns``, ``render_mode``, ``max_workers``, ``sandbox_limits``,
-      ``pool``: as in HumanEval-v0.
+      ``pool``: as in HumanEval-v1.
 
 Version History:
     - v0: initial release.
+    - v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score
+      over turn t-1 (turn 1: the score), so an episode's undiscounted return is its final
+      score and solving earlier is worth more under a discount; ``infos[agent]["score"]``
+      holds the score and ``return_normalized`` is score / 4.0. ``-v0`` (deprecated, still
+      registered) paid the full score every turn.
 
 >>> import collabzoo
->>> env = collabzoo.make("collabzoo/CoopHumanEval-v0", dataset="bundled", split="all")
+>>> env = collabzoo.make("collabzoo/CoopHumanEval-v1", dataset="bundled", split="all")
 >>> obs, _ = env.reset(options={"task_index": 6})
 >>> env.task["entry_point"]
 'list_gcd'
@@ -97,10 +102,10 @@ def load_coop_humaneval(
 
 
 class CoopHumanEvalEnv(CodingCollabEnv):
-    """``collabzoo/CoopHumanEval-v0``; see the module docstring."""
+    """``collabzoo/CoopHumanEval-v1``; see the module docstring."""
 
     metadata: ClassVar[dict[str, Any]] = {
-        "name": "coop_humaneval_v0",
+        "name": "coop_humaneval_v1",
         "render_modes": ["ansi"],
         "is_parallelizable": True,
     }

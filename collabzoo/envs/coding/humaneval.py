@@ -1,12 +1,12 @@
 """HumanEval as a two-agent task: a helper function ``aux`` and the function that calls it.
 
 ===================  ==========================================================
-Id                   ``collabzoo/HumanEval-v0``
+Id                   ``collabzoo/HumanEval-v1``
 Agents               ``("helper", "main")``
 Observation space    ``gymnasium.spaces.Text`` (the prompt; later turns add feedback)
 Action space         ``gymnasium.spaces.Text`` (any string: the agent's answer)
 Reward               joint, in ``[0, 4.0]``
-Import               ``collabzoo.make("collabzoo/HumanEval-v0")``
+Import               ``collabzoo.make("collabzoo/HumanEval-v1")``
 ===================  ==========================================================
 
 The 164 problems of OpenAI's HumanEval. Two LLMs write one solution together: ``helper``
@@ -70,9 +70,14 @@ Arguments:
 
 Version History:
     - v0: initial release.
+    - v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score
+      over turn t-1 (turn 1: the score), so an episode's undiscounted return is its final
+      score and solving earlier is worth more under a discount; ``infos[agent]["score"]``
+      holds the score and ``return_normalized`` is score / 4.0. ``-v0`` (deprecated, still
+      registered) paid the full score every turn.
 
 >>> import collabzoo
->>> env = collabzoo.make("collabzoo/HumanEval-v0", split="eval")
+>>> env = collabzoo.make("collabzoo/HumanEval-v1", split="eval")
 >>> obs, infos = env.reset(options={"task_index": 0})
 >>> helper = "```python\\ndef aux(a, b):\\n    return abs(a - b)\\n```"
 >>> main = ("def has_close_elements(numbers, threshold):\\n"
@@ -125,10 +130,10 @@ def load_humaneval(
 
 
 class HumanEvalEnv(CodingCollabEnv):
-    """``collabzoo/HumanEval-v0``; see the module docstring."""
+    """``collabzoo/HumanEval-v1``; see the module docstring."""
 
     metadata: ClassVar[dict[str, Any]] = {
-        "name": "humaneval_v0",
+        "name": "humaneval_v1",
         "render_modes": ["ansi"],
         "is_parallelizable": True,
     }

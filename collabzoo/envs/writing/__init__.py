@@ -1,8 +1,8 @@
 """The writing tasks of the MAGRPO paper: two LLMs write complementary texts.
 
-- ``collabzoo/TLDR-v0`` (:mod:`collabzoo.envs.writing.tldr`): a concise and a detailed
+- ``collabzoo/TLDR-v1`` (:mod:`collabzoo.envs.writing.tldr`): a concise and a detailed
   summary of one Reddit post.
-- ``collabzoo/ArxivExpansion-v0`` (:mod:`collabzoo.envs.writing.arxiv`): the background and
+- ``collabzoo/ArxivExpansion-v1`` (:mod:`collabzoo.envs.writing.arxiv`): the background and
   the method part of an introduction expanded from a paper abstract.
 
 Their joint rewards are pure functions in :mod:`collabzoo.envs.writing.rewards`

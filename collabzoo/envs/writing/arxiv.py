@@ -1,8 +1,8 @@
-"""collabzoo/ArxivExpansion-v0: expand a paper abstract into an introduction, in two parts.
+"""collabzoo/ArxivExpansion-v1: expand a paper abstract into an introduction, in two parts.
 
 | | |
 |---|---|
-| Id | `collabzoo/ArxivExpansion-v0` |
+| Id | `collabzoo/ArxivExpansion-v1` |
 | Import | `from collabzoo.envs.writing.arxiv import ArxivExpansionEnv` |
 | Agents | `("background", "method")` |
 | Observation space | `gymnasium.spaces.Text` (each agent's own prompt) |
@@ -75,10 +75,15 @@ num_turns=1, render_mode=None)``
 ## Version History
 - v0: first version; the reward of the MAGRPO paper with whole-word transition matching,
   per-text transition search and J(empty, empty) = 0.
+- v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score over
+  turn t-1 (turn 1: the score), so an episode's undiscounted return is its final score and
+  solving earlier is worth more under a discount; ``infos[agent]["score"]`` holds the score
+  and ``return_normalized`` is score / 3.0. ``-v0`` (deprecated, still registered) paid the
+  full score every turn.
 
 ## Example
 >>> import collabzoo
->>> env = collabzoo.make("collabzoo/ArxivExpansion-v0", dataset="bundled", num_turns=2)
+>>> env = collabzoo.make("collabzoo/ArxivExpansion-v1", dataset="bundled", num_turns=2)
 >>> observations, infos = env.reset(seed=0, options={"task_index": 0})
 >>> print(observations["method"].splitlines()[0])
 Expand the following scientific abstract into part of a paper's introduction.
@@ -110,9 +115,9 @@ _TEMPLATE = (
 
 
 class ArxivExpansionEnv(WritingEnv):
-    """collabzoo/ArxivExpansion-v0 (see the module docstring)."""
+    """collabzoo/ArxivExpansion-v1 (see the module docstring)."""
 
-    metadata = {"name": "arxiv_expansion_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "arxiv_expansion_v1", "render_modes": ["ansi"], "is_parallelizable": True}
     roles = ("background", "method")
     spec = ARXIV_SPEC
     bundled_name = "arxiv"

@@ -1,8 +1,8 @@
-"""collabzoo/TLDR-v0: two summaries of one Reddit post, a concise one and a detailed one.
+"""collabzoo/TLDR-v1: two summaries of one Reddit post, a concise one and a detailed one.
 
 | | |
 |---|---|
-| Id | `collabzoo/TLDR-v0` |
+| Id | `collabzoo/TLDR-v1` |
 | Import | `from collabzoo.envs.writing.tldr import TLDREnv` |
 | Agents | `("concise", "detailed")` |
 | Observation space | `gymnasium.spaces.Text` (each agent's own prompt) |
@@ -45,8 +45,10 @@ Levels are scored in order; failing a gate stops the scoring and the reward so f
    content words (distinct words minus stopwords) of c1 and c2.
 
 ``infos[agent]["reward_components"]`` holds the five components (they sum to the reward)
-and the raw measures ``r``, ``u``, ``k``, ``J``; ``infos[agent]`` also has
-``return_normalized`` (reward / 3.0, the figure the paper plots), ``stopped_at`` (the gate
+and the raw measures ``r``, ``u``, ``k``, ``J``; ``infos[agent]`` also has ``score`` (the
+sum above; with ``num_turns > 1`` the reward of a later turn is the improvement of the score
+over the previous turn's), ``return_normalized`` (score / 3.0, the figure the paper plots),
+``stopped_at`` (the gate
 that failed, or None), ``transition_categories`` and each text's ``words_*``, ``chars_*``
 and ``distinct_words_*``.
 
@@ -74,10 +76,15 @@ render_mode=None)``
 ## Version History
 - v0: first version; the reward of the MAGRPO paper with whole-word transition matching and
   J(empty, empty) = 0.
+- v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score over
+  turn t-1 (turn 1: the score), so an episode's undiscounted return is its final score and
+  solving earlier is worth more under a discount; ``infos[agent]["score"]`` holds the score
+  and ``return_normalized`` is score / 3.0. ``-v0`` (deprecated, still registered) paid the
+  full score every turn.
 
 ## Example
 >>> import collabzoo
->>> env = collabzoo.make("collabzoo/TLDR-v0", dataset="bundled")
+>>> env = collabzoo.make("collabzoo/TLDR-v1", dataset="bundled")
 >>> observations, infos = env.reset(seed=0, options={"task_index": 0})
 >>> env.agents
 ['concise', 'detailed']
@@ -109,9 +116,9 @@ __all__ = ["TLDREnv"]
 
 
 class TLDREnv(WritingEnv):
-    """collabzoo/TLDR-v0 (see the module docstring)."""
+    """collabzoo/TLDR-v1 (see the module docstring)."""
 
-    metadata = {"name": "tldr_v0", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {"name": "tldr_v1", "render_modes": ["ansi"], "is_parallelizable": True}
     roles = ("concise", "detailed")
     spec = TLDR_SPEC
     bundled_name = "tldr"
