@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import statistics
 
 import pytest
 import torch
 from trainer_fakes import CountingPolicy, DigitSumEnv
 
 from collabzoo.agents.base import SamplingConfig
+from collabzoo.envs.core import Score, TextCollabEnv
+from collabzoo.trainers.advantages import compute_advantages
 from collabzoo.trainers.rollout import aligned_choices, cross_choices, rollout
 
 
@@ -97,3 +100,62 @@ def test_generation_batch_size_splits_calls():
     assert policies["a"].calls == [(2, 2), (1, 2)]
     assert len(tree.samples["a"][0]) == 6
     assert torch.equal(tree.samples["a"][0].completion_ids[:, 0], torch.tensor([0, 1] * 3))
+
+
+class ScoreEnv(TextCollabEnv):
+    """The joint score is the number agent ``a`` writes; 4.0 solves (max 4.0)."""
+
+    metadata = {"name": "score_v1", "render_modes": ["ansi"], "is_parallelizable": True}
+    roles = ("a", "b")
+    reward_max = 4.0
+
+    def __init__(self, num_turns: int = 2) -> None:
+        self.tasks = [{"id": 0}]
+        super().__init__(num_turns=num_turns)
+
+    def prompt(self, agent, task):
+        return f"{agent}: write a score"
+
+    def score(self, task, actions):
+        value = float(actions["a"])
+        return Score(reward=value, solved=value >= 4.0)
+
+
+def _worked_example(turn_reward):
+    """The issue's 2-turn coding tree, G=4: turn-1 scores [4 (solved), 2.357, 2.357, 1.5];
+    every unsolved node's children score [4, 4, 2.357, 1.5]."""
+    env = type("Env", (ScoreEnv,), {"turn_reward": turn_reward})()
+    obs, _ = env.reset(options={"task_index": 0})
+
+    def text(j, prompt):
+        return (["4", "4", "2.357", "1.5"] if "[Turn 1]" in prompt else ["4", "2.357", "2.357", "1.5"])[j]
+
+    policies = {"a": CountingPolicy(text), "b": CountingPolicy(text)}
+    tree = rollout([env], [obs], policies, num_generations=4, sampling=SamplingConfig(),
+                   discount=0.9)
+    assert [len(level) for level in tree.levels] == [1, 3]  # the solved branch ends
+    returns = tree.returns()[:1]
+    return returns, compute_advantages(returns, "mean", "group", 1e-4).values[0]
+
+
+def _by_hand(returns):
+    mean, std = statistics.fmean(returns), statistics.stdev(returns)
+    return [(r - mean) / (std + 1e-4) for r in returns]
+
+
+def test_worked_example_solving_first_gets_the_highest_advantage():
+    returns, advantages = _worked_example("improvement")
+    # rewards are improvements: children of 2.357 get [1.643, 1.643, 0, -0.857] (mean
+    # 0.60725), children of 1.5 get [2.5, 2.5, 0.857, 0] (mean 1.46425)
+    expected = [4.0, 2.357 + 0.9 * 0.60725, 2.357 + 0.9 * 0.60725, 1.5 + 0.9 * 1.46425]
+    assert returns[0].tolist() == pytest.approx(expected)
+    assert advantages.tolist() == pytest.approx(_by_hand(expected), abs=1e-6)
+    assert int(advantages.argmax()) == 0 and advantages[0] > 0
+
+
+def test_worked_example_under_the_v0_reward_punished_solving_first():
+    returns, advantages = _worked_example("score")
+    child_mean = (4 + 4 + 2.357 + 1.5) / 4
+    expected = [4.0, 2.357 + 0.9 * child_mean, 2.357 + 0.9 * child_mean, 1.5 + 0.9 * child_mean]
+    assert returns[0].tolist() == pytest.approx(expected)
+    assert advantages.tolist() == pytest.approx([-1.01, 0.86, 0.86, -0.71], abs=0.01)
