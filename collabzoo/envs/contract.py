@@ -175,9 +175,8 @@ def step_batch(envs: Sequence[Any], actions: Sequence[Mapping[str, str]]) -> lis
     for i, env in enumerate(envs):
         groups.setdefault(type(env), []).append(i)
     for kind, indices in groups.items():
-        step_many = getattr(kind, "step_many", None)
-        if callable(step_many):
-            outs = step_many([envs[i] for i in indices], [actions[i] for i in indices])
+        if env_features(envs[indices[0]]).batched:
+            outs = kind.step_many([envs[i] for i in indices], [actions[i] for i in indices])
         else:
             outs = [envs[i].step(dict(actions[i])) for i in indices]
         for i, out in zip(indices, outs, strict=True):
