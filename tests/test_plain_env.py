@@ -120,6 +120,12 @@ def test_rollout_tree_by_hand():
     expected = torch.tensor([expected_root] * 2 + [[1.0, 10 / 11]] * 4, dtype=torch.float64)
     assert torch.allclose(tree.returns(), expected)
     assert tree.levels[1][0].edges[0].rewards == {"writer": 1.0}
+    # cross mode: at the writer-only nodes the editor's choice is ignored
+    env = BrevityEnv()
+    cross = rollout([env], [env.reset(seed=0)[0]], {"writer": _x_policy(), "editor": _x_policy()},
+                    num_generations=2, sampling=SamplingConfig(), joint_mode="cross")
+    assert [len(level) for level in cross.levels] == [1, 4]
+    assert [e.reward for e in cross.levels[1][0].edges] == [1.0, 1.0, 10 / 11, 10 / 11]
     # a cap on the turns of an env without num_turns
     long = BrevityEnv(writer_turns=5)
     capped = rollout([long], [long.reset(seed=0)[0]],
@@ -162,6 +168,12 @@ def test_plain_env_trains_evaluates_checkpoints_and_resumes(tmp_path):
     assert [json.loads(line)["step"] for line in lines] == [1, 2, 3]
     assert sorted(p.name for p in (tmp_path / "resumed" / "agents").iterdir()) == [
         "editor", "writer"]
+
+
+def test_cross_mode_step_with_an_agent_that_left(tmp_path):
+    metrics = _trainer(tmp_path, 1, joint_mode="cross").training_step()
+    assert metrics["rollout/nodes"] == 2 + 2 * 4  # G^N = 4 joint actions per root
+    assert np.isfinite(metrics["loss/policy/editor"]) and np.isfinite(metrics["loss/policy"])
 
 
 def test_evaluate_plain_env_runs_seeds_and_is_repeatable(tmp_path):
