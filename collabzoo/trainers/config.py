@@ -79,7 +79,8 @@ class MAGRPOConfig:
     early_stop_threshold: float | None = None
     """Multi-turn: stop branching a node whose ``return_normalized`` reaches this value (in
     (0, 1]; None: branch to the env's end). The env's own termination (e.g. all tests pass)
-    always ends a branch. The fraction stopped is logged as ``rollout/frac_early_stop``."""
+    always ends a branch. The fraction stopped is logged as ``rollout/frac_early_stop``. Envs
+    without ``reward_max`` have no ``return_normalized``: the threshold does not apply."""
 
     # --- advantages ---
     advantage: AdvantageName = "mean"
