@@ -42,7 +42,7 @@ DEMO_ARGS ?= --steps 80 --set batch_size=4 num_generations=8 max_new_tokens=64 \
              agent_sharing=copies learning_rate=1e-3 num_threads=1 save_every=20
 demo: install
 	rm -rf runs/demo
-	$(VENV)/bin/collabzoo train --env collabzoo/TLDR-v0 --model tiny \
+	$(VENV)/bin/collabzoo train --env collabzoo/TLDR-v1 --model tiny \
 	    --env-kwargs dataset=bundled split=train $(DEMO_ARGS) --output runs/demo
 
 # The same task with the embedded SmolLM2-135M-Instruct (one frozen base, one LoRA adapter
@@ -52,7 +52,7 @@ DEMO_SMOLLM2_ARGS ?= --steps 5 --set batch_size=1 num_generations=4 max_new_toke
              micro_batch_size=4 num_threads=1 save_every=2
 demo-smollm2: install
 	rm -rf runs/demo-smollm2
-	$(VENV)/bin/collabzoo train --env collabzoo/TLDR-v0 --model smollm2-135m \
+	$(VENV)/bin/collabzoo train --env collabzoo/TLDR-v1 --model smollm2-135m \
 	    --env-kwargs dataset=bundled split=train $(DEMO_SMOLLM2_ARGS) --output runs/demo-smollm2
 
 test: install

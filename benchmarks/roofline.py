@@ -171,7 +171,7 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
     config = MAGRPOConfig(steps=2, batch_size=b, num_generations=g, max_new_tokens=args.new_tokens,
                           dtype=dtype, micro_batch_size=args.rows, progress_bar=False,
                           num_threads=args.threads)
-    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v0", env_kwargs={"dataset": "bundled"},
+    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v1", env_kwargs={"dataset": "bundled"},
                             model=args.model, config=config)
     history = trainer.train()
     step_s = min(h["perf/step_s"] for h in history)

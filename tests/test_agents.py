@@ -648,7 +648,7 @@ def test_trainer_config_sets_the_prompt_format():
 
     config = MAGRPOConfig(steps=1, batch_size=1, num_generations=2, max_new_tokens=4,
                           chat_template="false", enable_thinking=True)
-    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v0", env_kwargs={"dataset": "bundled"},
+    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v1", env_kwargs={"dataset": "bundled"},
                             model="tiny", config=config)
     assert all(p.chat_template is False and p.enable_thinking for p in trainer.policies.values())
     with pytest.raises(ValueError, match="chat_template must be one of"):

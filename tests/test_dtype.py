@@ -68,7 +68,7 @@ def test_trainer_records_what_auto_chose(cpu_kind, tmp_path):
     config = MAGRPOConfig(steps=1, batch_size=1, num_generations=2, max_new_tokens=4,
                           output_dir=str(tmp_path))
     assert config.dtype == "auto"
-    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v0", env_kwargs={"dataset": "bundled"},
+    trainer = MAGRPOTrainer(env="collabzoo/TLDR-v1", env_kwargs={"dataset": "bundled"},
                             model="tiny", config=config)
     chosen = "float32" if cpu_kind == "avx2" else "bfloat16"
     assert set(trainer.resolved_config()["dtype"].values()) == {chosen}
@@ -84,7 +84,7 @@ def test_unknown_model_name_is_one_line_listing_the_embedded_names(tmp_path):
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "collabzoo.cli", "train", "--env", "collabzoo/TLDR-v0",
+        [sys.executable, "-m", "collabzoo.cli", "train", "--env", "collabzoo/TLDR-v1",
          "--model", "nosuchmodel", "--env-kwargs", "dataset=bundled", "--steps", "1",
          "--output", str(tmp_path / "run")],
         capture_output=True, text=True, timeout=300,

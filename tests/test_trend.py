@@ -49,7 +49,7 @@ def test_train_prints_where_the_curve_is_and_what_moved(tmp_path):
 
     out = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, "-m", "collabzoo.cli", "train", "--env", "collabzoo/TLDR-v0",
+        [sys.executable, "-m", "collabzoo.cli", "train", "--env", "collabzoo/TLDR-v1",
          "--model", "tiny", "--env-kwargs", "dataset=bundled", "--steps", "4", "--set",
          "batch_size=1", "num_generations=2", "max_new_tokens=8", "progress_bar=false",
          "--output", str(out)],
