@@ -169,6 +169,23 @@ def test_arxiv_step_uses_the_arxiv_reward():
     assert env.reward_max == 3.0
 
 
+def test_arxiv_length_band_argument():
+    # r = 1.45: full length credit with the current band, 0.25 with the paper-era band
+    background = words("a", 140)
+    method = (words("b", 140) + " " + "x" * 2000)[: round(len(background) * 1.45)]
+    rewards = {}
+    for band in ("current", "paper"):
+        env = collabzoo.make(ARXIV, dataset="bundled", length_band=band)
+        env.reset(seed=0)
+        _, r, _, _, infos = env.step({"background": background, "method": method})
+        assert infos["method"]["reward_components"]["r"] == pytest.approx(1.45, abs=1e-3)
+        assert r["method"] == arxiv_reward(background, method, length_band=band).total
+        rewards[band] = infos["method"]["reward_components"]["length_ratio"]
+    assert rewards["current"] == 1.0 and rewards["paper"] == pytest.approx(0.25, abs=0.01)
+    with pytest.raises(ValueError, match="paper"):
+        collabzoo.make(ARXIV, dataset="bundled", length_band="2024")
+
+
 @pytest.mark.parametrize("env_id", [TLDR, ARXIV])
 @pytest.mark.parametrize(
     "bad", ["", "ünïcödé 漢字 🙂", "x" * 1_000_000, "\x00\xff\ud800", "word " * 200_000]

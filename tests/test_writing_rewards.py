@@ -337,6 +337,43 @@ def test_arxiv_level3_outside_stops(u):
     assert result.stopped_at == "vocabulary" and result.total == pytest.approx(1.5)
 
 
+@pytest.mark.parametrize(
+    "r, expected",
+    [(0.8, 0.0), (0.9, 0.5), (1.0, 1.0), (1.3, 1.0), (1.4, 0.5), (1.5, 0.0)],
+)
+def test_arxiv_paper_length_band(r, expected):
+    # the authors' band until 2025-12-31: (r - 0.8) / 0.2 below 1.0, 1 - (r - 1.3) / 0.2 above 1.3
+    result = arxiv_reward(*arxiv_pair(r=r), length_band="paper")
+    assert result.components["length_ratio"] == pytest.approx(expected)
+    assert result.stopped_at is None
+    assert arxiv_reward(*arxiv_pair(r=1.55), length_band="paper").stopped_at == "length_ratio"
+
+
+def test_arxiv_length_bands_differ_by_075_at_r_145():
+    # the documented worked example: r = 1.45, u = 1, J = 10/190, no transition word
+    background, method = arxiv_pair(r=1.45, shared=10)
+    current = arxiv_reward(background, method)
+    paper = arxiv_reward(background, method, length_band="paper")
+    assert round(current.total, 3) == 2.137 and round(paper.total, 3) == 1.387
+    assert current.total - paper.total == pytest.approx(0.75)
+
+
+def test_arxiv_length_bands_issue_figures():
+    # issue 14 quotes 2.196 vs 1.500 "at r = 1.45"; those figures are a pair with r = 1.4392
+    # (length 1.0 vs 0.304) whose other levels sum to 1.196 (J = 14/186, no transitions)
+    background = text((vocab("a", 100) * 2)[:130], 2500)
+    method = text((vocab("a", 14) + vocab("b", 86)) * 2, round(2500 * 1.4392))
+    current = arxiv_reward(background, method)
+    paper = arxiv_reward(background, method, length_band="paper")
+    assert current.measures.length_ratio == pytest.approx(1.4392)
+    assert (round(current.total, 3), round(paper.total, 3)) == (2.196, 1.5)
+
+
+def test_arxiv_unknown_length_band():
+    with pytest.raises(ValueError, match="current"):
+        arxiv_reward("a", "b", length_band="2024")
+
+
 def test_arxiv_consistency_cap_023():
     # J = 30 / (100 + 100 - 30) = 3/17 -> 0.6 * (3/17) / 0.23
     result = arxiv_reward(*arxiv_pair(shared=30))

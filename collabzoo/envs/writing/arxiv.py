@@ -32,9 +32,11 @@ like any other (it usually fails level 1 and earns 0), never refused.
 Levels are scored in order; failing a gate stops the scoring and the reward so far stands.
 
 1. ``structure`` (gate), 0 or 0.5: both texts have 128-256 whitespace-separated words.
-2. ``length_ratio`` (gate), 0-1: r = chars(m) / chars(b). 1 for r in [1.3, 1.6];
-   (r - 0.8) / 0.5 for r in [0.8, 1.3); 1 - (r - 1.6) / 0.4 for r in (1.6, 2.0];
-   otherwise stop.
+2. ``length_ratio`` (gate), 0-1: r = chars(m) / chars(b). With ``length_band="current"``
+   (the default): 1 for r in [1.3, 1.6]; (r - 0.8) / 0.5 for r in [0.8, 1.3);
+   1 - (r - 1.6) / 0.4 for r in (1.6, 2.0]; otherwise stop. With ``length_band="paper"``:
+   1 for r in [1.0, 1.3]; (r - 0.8) / 0.2 for r in [0.8, 1.0); 1 - (r - 1.3) / 0.2 for r in
+   (1.3, 1.5]; otherwise stop (see "Length band" below).
 3. ``vocabulary`` (gate), 0-0.5: u = |distinct words of m| / |distinct words of b|
    (``\\w+`` runs, lower-cased). 0.5 for u in [0.7, 1.3]; 0.5 * (u - 0.5) / 0.2 for u in
    [0.5, 0.7); 0.5 * (1 - (u - 1.3) / 0.4) for u in (1.3, 1.7]; otherwise stop.
@@ -55,13 +57,25 @@ counted inside "also"), and categories are found in each text on its own (the re
 searched the two texts glued together without a space); J of two texts without content
 words is 0 (the reference gave 1).
 
+## Length band
+The authors' reward code changed its length band on 2025-12-31, from 0.8 / 1.0-1.3 / 1.5
+(stop below / full credit / stop above) to 0.8 / 1.3-1.6 / 2.0; the MAGRPO paper (August
+2025) was trained and scored with the first. ``length_band`` names both: ``"paper"`` and
+``"current"``. **The default is ``"current"``** (what v0 has always computed, and what the
+authors' code computes today); pass ``length_band="paper"`` (as the ``paper-arxiv`` preset
+does) to compare with the paper's published numbers. Worked example: a pair with r = 1.45
+that meets every other gate scores 0.75 more with ``"current"`` (length level 1.0) than with
+``"paper"`` (1 - 0.15 / 0.2 = 0.25): with u = 1, J = 10/190 and no transition word,
+2.137 vs 1.387. (Issue 14's "2.196 vs 1.500" is a pair with r = 1.439: length 1.0 vs 0.304,
+other levels 1.196; both are checked in ``tests/test_writing_rewards.py``.)
+
 ## Episode End
 Terminates after ``num_turns`` turns, or earlier if the reward reaches its highest reachable
 value (every level at its maximum). Never truncates.
 
 ## Arguments
 ``ArxivExpansionEnv(dataset="OpenMLRL/arXiv_abstract", split="train", max_items=None,
-num_turns=1, render_mode=None)``
+num_turns=1, render_mode=None, length_band="current")``
 
 - ``dataset``: a hub id for :func:`datasets.load_dataset`, a local ``.jsonl``/``.parquet``
   file with one of the columns above, or ``"bundled"`` for the offline abstracts shipped
@@ -71,10 +85,12 @@ num_turns=1, render_mode=None)``
 - ``max_items``: keep only the first ``max_items`` abstracts.
 - ``num_turns``: turns per episode (the paper uses 1).
 - ``render_mode``: ``"ansi"`` (``render()`` returns the transcript) or ``None``.
+- ``length_band``: ``"current"`` (default) or ``"paper"``, the level-2 band (above).
 
 ## Version History
 - v0: first version; the reward of the MAGRPO paper with whole-word transition matching,
-  per-text transition search and J(empty, empty) = 0.
+  per-text transition search and J(empty, empty) = 0. Later added ``length_band`` (default
+  unchanged, ``"current"``; ``"paper"`` is the band the paper was scored with).
 - v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score over
   turn t-1 (turn 1: the score), so an episode's undiscounted return is its final score and
   solving earlier is worth more under a discount; ``infos[agent]["score"]`` holds the score
@@ -101,7 +117,7 @@ The team's joint reward was 0.00 of 3.0.
 from __future__ import annotations
 
 from collabzoo.envs.writing.base import WritingEnv
-from collabzoo.envs.writing.rewards import ARXIV_SPEC
+from collabzoo.envs.writing.rewards import ARXIV_SPEC, arxiv_spec
 
 __all__ = ["ArxivExpansionEnv"]
 
@@ -143,7 +159,10 @@ class ArxivExpansionEnv(WritingEnv):
         max_items: int | None = None,
         num_turns: int = 1,
         render_mode: str | None = None,
+        length_band: str = "current",
     ) -> None:
+        self.spec = arxiv_spec(length_band)  # the instance's band shadows the class default
+        self.length_band = length_band
         super().__init__(
             dataset=dataset,
             split=split,

@@ -64,10 +64,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = [
+    "ARXIV_LENGTH_BANDS",
     "ARXIV_SPEC",
     "LEVELS",
     "STOPWORDS",
@@ -78,6 +79,7 @@ __all__ = [
     "WritingReward",
     "WritingRewardSpec",
     "arxiv_reward",
+    "arxiv_spec",
     "coherence",
     "content_words",
     "count_words",
@@ -420,14 +422,34 @@ TLDR_SPEC = WritingRewardSpec(
     transitions_in="second",
     jaccard_cap=0.03,
 )
-#: collabzoo/ArxivExpansion-v0: first = background, second = method.
+#: The two length bands (level 2) of ArxivExpansion, by name. The authors' reward code used
+#: ``"paper"`` (0.8 / 1.0-1.3 / 1.5) when the MAGRPO paper was written (August 2025) and
+#: changed to ``"current"`` (0.8 / 1.3-1.6 / 2.0) on 2025-12-31. At r = 1.45 the first pays
+#: 1 - (1.45 - 1.3) / 0.2 = 0.25, the second 1.0.
+ARXIV_LENGTH_BANDS: Mapping[str, Band] = {
+    "current": Band(0.8, 1.3, 1.6, 2.0, weight=1.0),
+    "paper": Band(0.8, 1.0, 1.3, 1.5, weight=1.0),
+}
+#: collabzoo/ArxivExpansion-v0: first = background, second = method (the "current" band).
 ARXIV_SPEC = WritingRewardSpec(
     words=(128, 256),
-    length_band=Band(0.8, 1.3, 1.6, 2.0, weight=1.0),
+    length_band=ARXIV_LENGTH_BANDS["current"],
     vocabulary_band=Band(0.5, 0.7, 1.3, 1.7, weight=0.5),
     transitions_in="both",
     jaccard_cap=0.23,
 )
+
+
+def arxiv_spec(length_band: str = "current") -> WritingRewardSpec:
+    """:data:`ARXIV_SPEC` with the named length band of :data:`ARXIV_LENGTH_BANDS`.
+
+    >>> [round(arxiv_spec(name).length_band.score(1.45), 3) for name in ("paper", "current")]
+    [0.25, 1.0]
+    """
+    if length_band not in ARXIV_LENGTH_BANDS:
+        raise ValueError(f"length_band must be one of {sorted(ARXIV_LENGTH_BANDS)}, "
+                         f"got {length_band!r}")
+    return replace(ARXIV_SPEC, length_band=ARXIV_LENGTH_BANDS[length_band])
 
 
 @dataclass(frozen=True)
@@ -490,6 +512,8 @@ def tldr_reward(concise: str, detailed: str) -> WritingReward:
     return writing_reward(concise, detailed, TLDR_SPEC)
 
 
-def arxiv_reward(background: str, method: str) -> WritingReward:
-    """The joint reward of collabzoo/ArxivExpansion-v0 (max 3.0) with ARXIV_SPEC."""
-    return writing_reward(background, method, ARXIV_SPEC)
+def arxiv_reward(background: str, method: str, length_band: str = "current") -> WritingReward:
+    """The joint reward of collabzoo/ArxivExpansion-v0 (max 3.0): ``writing_reward`` with
+    :func:`arxiv_spec` of ``length_band`` (``"current"``, the default, or ``"paper"``)."""
+    spec = ARXIV_SPEC if length_band == "current" else arxiv_spec(length_band)
+    return writing_reward(background, method, spec)
