@@ -8,6 +8,7 @@ import pytest
 from pettingzoo.test import parallel_api_test
 
 import collabzoo
+from collabzoo.envs.coding.checks import docstring_examples, split_check
 from collabzoo.envs.coding.coop_humaneval import load_coop_humaneval
 from collabzoo.envs.coding.humaneval import load_humaneval
 from collabzoo.envs.coding.sandbox import Candidate, SandboxLimits, SandboxPool, TestCase
@@ -88,7 +89,7 @@ def test_multi_turn_feedback_then_early_end(pool):
     assert rewards["main"] == pytest.approx(2.0 + info["tests_passed"] / 7)
     assert info["reward_components"]["beyond_wrapper"] == 0.0
     for agent in env.agents:
-        assert "First failing test:" in obs[agent] and "expected True, got 0" in obs[agent]
+        assert "First failing visible test:" in obs[agent] and "expected True, got 0" in obs[agent]
     assert MAIN_WRONG.strip() in obs["main"] and "only returns `aux(...)`" in obs["main"]
     first = rewards["main"]
     obs, rewards, terms, _, infos = env.step({"helper": HELPER, "main": MAIN_OK})
@@ -142,3 +143,90 @@ def test_close_only_by_owner(pool):
     env.close()
     with pytest.raises(RuntimeError, match="closed"):
         env.pool.run(Candidate("x = 1\n", (TestCase("pass"),)))
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("env_id", ["collabzoo/HumanEval-v1", "collabzoo/HumanEval-v0"])
+def test_feedback_never_shows_a_held_out_test(env_id, pool):
+    # has_close_elements: `return True` passes the first assert and fails the held-out
+    # tests that expect False; the feedback must not show them (a bug fix on -v0 too)
+    env = make(env_id, pool, num_turns=2)
+    env.reset(options={"task_index": 0})
+    main = "def has_close_elements(numbers, threshold):\n    return True\n"
+    obs, _, _, _, infos = env.step({"helper": HELPER, "main": main})
+    tests = split_check(env.task["test"], "has_close_elements")
+    info = infos["main"]
+    assert info["first_failure"]["test"] == tests[1].source  # the infos keep it, for the user
+    assert (info["visible_tests_passed"], info["visible_tests_total"]) == (1, 1)
+    assert info["visible_failure"] is None
+    for agent in ("helper", "main"):
+        assert all(t.source not in obs[agent] for t in tests[1:])
+        assert "held-out tests are not shown" in obs[agent]
+        assert "First failing" not in obs[agent]
+
+
+def _wrong_mains(task):
+    """Two wrong answers: one that always fails, one right only at its first call (so the
+    first assert passes and the held-out tests fail)."""
+    entry = task["entry_point"]
+    solution = (task["prompt"] + task["canonical_solution"]).replace(f"def {entry}(",
+                                                                     "def _solution(")
+    always = f"def {entry}(*args):\n    return aux(*args)\n"
+    first_only = (f"{solution}\n\n_calls = []\n\ndef {entry}(*args):\n    _calls.append(1)\n"
+                  f"    return _solution(*args) if len(_calls) == 1 else aux(*args)\n")
+    return always, first_only
+
+
+@pytest.mark.parametrize("feedback", ["first_assert", "docstring", "none"])
+@pytest.mark.parametrize("env_id", IDS)
+def test_no_held_out_test_text_in_any_observation(env_id, feedback, pool):
+    env = make(env_id, pool, split="all", num_turns=2, feedback=feedback)
+    branches, actions = [], []
+    for index in range(env.num_tasks):
+        env.reset(options={"task_index": index})
+        for main in _wrong_mains(env.task):
+            branches.append(copy.deepcopy(env))
+            actions.append({"helper": "def aux(*args):\n    return None\n", "main": main})
+    outputs = step_batch(branches, actions)
+    shown_first = 0
+    for branch, (obs, *_) in zip(branches, outputs, strict=True):
+        task = branch.task
+        tests = split_check(task["test"], task["entry_point"])
+        visible = {"first_assert": tests[:1], "none": (),
+                   "docstring": docstring_examples(task["prompt"], task["entry_point"])}[feedback]
+        visible_sources = {t.source for t in visible}
+        hidden = [t for t in tests if t.source not in visible_sources]
+        for agent in ("helper", "main"):
+            rest = obs[agent]  # the observation without the visible tests' text
+            for source in visible_sources:
+                rest = rest.replace(source, "")
+            for test in hidden:
+                assert test.source not in obs[agent], (task["task_id"], test.source)
+                named = test.source.replace("candidate", task["entry_point"])
+                assert named not in rest, (task["task_id"], named)
+        shown_first += "First failing visible test" in obs["main"]
+    # the visible tests are shown when they fail (not a vacuous pass)
+    assert (shown_first > 0) == (feedback != "none")
+
+
+def test_feedback_argument_is_checked(pool):
+    with pytest.raises(ValueError, match="first_assert"):
+        make("collabzoo/HumanEval-v1", pool, feedback="all")
+
+
+def test_docstring_feedback_shows_the_prompt_examples(pool):
+    env = make("collabzoo/HumanEval-v1", pool, num_turns=2, feedback="docstring")
+    env.reset(options={"task_index": 0})
+    main = "def has_close_elements(numbers, threshold):\n    return True\n"
+    obs, rewards, _, _, infos = env.step({"helper": HELPER, "main": main})
+    info = infos["main"]
+    assert (info["visible_tests_passed"], info["visible_tests_total"]) == (1, 2)
+    assert info["visible_failure"]["test"] == "assert has_close_elements([1.0, 2.0, 3.0], 0.5) == False"
+    assert "expected False, got True" in obs["main"]
+    assert info["tests_total"] == 7  # the examples never count towards the reward
+    plain = make("collabzoo/HumanEval-v1", pool, feedback="none")
+    plain.reset(options={"task_index": 0})
+    assert plain.step({"helper": HELPER, "main": main})[1] == rewards

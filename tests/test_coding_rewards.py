@@ -11,7 +11,7 @@ import importlib
 import pytest
 
 from collabzoo.envs.coding.base import assemble, problem_context
-from collabzoo.envs.coding.checks import split_check
+from collabzoo.envs.coding.checks import docstring_examples, split_check
 from collabzoo.envs.coding.extraction import definitions, extract_code
 from collabzoo.envs.coding.rewards import CodeAnalysis, analyze_code, joint_reward
 
@@ -169,3 +169,24 @@ def test_reward_components_always_complete():
     _, parts = joint_reward(CodeAnalysis(False, False, False), 0, 0)
     assert set(parts) == {"aux_defined", "main_defined", "syntax", "tests", "aux_called",
                           "beyond_wrapper", "aux_return_ignored"}
+
+
+def test_docstring_examples_forms_and_what_is_skipped():
+    prompt = (
+        "def f(xs, k):\n"
+        "    \"\"\"Example.\n"
+        "    >>> f([1, 2], 3)\n"
+        "    [1, 2, 3]\n"
+        "    f([], 0) ==> []\n"
+        "    f([5], 1) -> [5, 1]\n"
+        "    f(n, 1) == f(n - 1, 1)\n"          # not a literal call: skipped
+        "    f([1], 2) should be something\n"   # prose: skipped
+        "    >>> f([1, 2], 3)\n"                # a repeat: once
+        "    [1, 2, 3]\n"
+        "    \"\"\"\n"
+    )
+    assert [t.source for t in docstring_examples(prompt, "f")] == [
+        "assert f([1, 2], 3) == [1, 2, 3]", "assert f([], 0) == []",
+        "assert f([5], 1) == [5, 1]"]
+    assert docstring_examples("def g():\n    'no example'\n", "g") == ()
+    assert docstring_examples("def g(:\n", "g") == ()

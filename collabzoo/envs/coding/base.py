@@ -12,6 +12,13 @@ The program that runs is: the problem's context (the prompt without the unfinish
 point), then the helper's definitions (its own entry point, if any, dropped), then main's
 definitions (its own ``aux``, if any, dropped: the helper's ``aux`` wins). Tests come from
 :func:`~collabzoo.envs.coding.checks.split_check`, one sandboxed process per test.
+
+Feedback between turns shows only *visible* tests (``feedback=``, :data:`FEEDBACK_CHOICES`):
+``"first_assert"`` (default) the first test of ``check``, as the authors' code does
+(``sandbox_slice: 1``); ``"docstring"`` the examples of the prompt's docstring, which the
+agents already read (:func:`~collabzoo.envs.coding.checks.docstring_examples`); ``"none"``
+no test at all. The other tests are held out: their text never reaches an observation, in
+training or in evaluation; the feedback says only how many of them failed.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import ast
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from collabzoo.envs.coding.checks import split_check
+from collabzoo.envs.coding.checks import docstring_examples, split_check
 from collabzoo.envs.coding.extraction import definitions, extract_code, parse_or_none
 from collabzoo.envs.coding.rewards import REWARD_MAX, analyze_code, joint_reward
 from collabzoo.envs.coding.sandbox import (
@@ -32,9 +39,11 @@ from collabzoo.envs.coding.sandbox import (
 )
 from collabzoo.envs.core import Score, TextCollabEnv
 
-__all__ = ["CodingCollabEnv", "assemble", "problem_context"]
+__all__ = ["FEEDBACK_CHOICES", "CodingCollabEnv", "assemble", "problem_context"]
 
 REQUIRED_COLUMNS = ("task_id", "prompt", "entry_point", "test")
+#: What the feedback of a later turn may show of the tests (see the module docstring).
+FEEDBACK_CHOICES = ("first_assert", "docstring", "none")
 
 HELPER_PROMPT = """You are the helper in a team of two Python programmers. The team must solve this problem:
 
@@ -98,11 +107,13 @@ class CodingCollabEnv(TextCollabEnv):
         max_workers: Sandbox processes run at once when scoring a batch (default: cores).
         sandbox_limits: Per-test time, per-candidate budget, memory... (``SandboxLimits``).
         pool: A :class:`SandboxPool` to use instead of creating one (e.g. shared by envs).
+        feedback: Which tests the feedback may show: one of :data:`FEEDBACK_CHOICES`.
     """
 
     roles: ClassVar[tuple[str, ...]] = ("helper", "main")
     reward_max: ClassVar[float] = REWARD_MAX
-    _shared_attrs: ClassVar[tuple[str, ...]] = (*TextCollabEnv._shared_attrs, "pool", "_tests_cache")
+    _shared_attrs: ClassVar[tuple[str, ...]] = (*TextCollabEnv._shared_attrs, "pool",
+                                                 "_tests_cache", "_visible_cache")
 
     def __init__(
         self,
@@ -113,13 +124,18 @@ class CodingCollabEnv(TextCollabEnv):
         max_workers: int | None = None,
         sandbox_limits: SandboxLimits | None = None,
         pool: SandboxPool | None = None,
+        feedback: str = "first_assert",
     ) -> None:
+        if feedback not in FEEDBACK_CHOICES:
+            raise ValueError(f"feedback must be one of {FEEDBACK_CHOICES}, got {feedback!r}")
+        self.feedback_tests = feedback
         self.tasks = tasks
         if pool is not None and not isinstance(pool, SandboxPool):
             raise ValueError(f"pool must be a SandboxPool, got {type(pool).__name__}")
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else SandboxPool(max_workers, sandbox_limits)
         self._tests_cache: dict[str, tuple[TestCase, ...]] = {}
+        self._visible_cache: dict[str, tuple[TestCase, ...]] = {}
         super().__init__(num_turns=num_turns, render_mode=render_mode)
 
     # ------------------------------------------------------------------ task hooks
@@ -134,6 +150,15 @@ class CodingCollabEnv(TextCollabEnv):
             self._tests_cache[key] = split_check(task["test"], task["entry_point"])
         return self._tests_cache[key]
 
+    def extra_visible_tests(self, task: Mapping[str, Any]) -> tuple[TestCase, ...]:
+        """Tests run for the feedback only, after the scored ones (the docstring examples)."""
+        if self.feedback_tests != "docstring":
+            return ()
+        key = task["task_id"]
+        if key not in self._visible_cache:
+            self._visible_cache[key] = docstring_examples(task["prompt"], task["entry_point"])
+        return self._visible_cache[key]
+
     def score(self, task: Mapping[str, Any], actions: Mapping[str, str]) -> Score:
         return self.score_batch([(task, actions)])[0]
 
@@ -147,40 +172,47 @@ class CodingCollabEnv(TextCollabEnv):
             context, helper_code, main_code = assemble(task, actions["helper"], actions["main"])
             analysis = analyze_code(helper_code, main_code, task["entry_point"], context)
             tests = self.tests_of(task)
+            extra = self.extra_visible_tests(task)
             run_index = None
             if analysis.main_defined and analysis.compiles:
                 program = "\n\n".join(p for p in (context, helper_code, main_code) if p.strip())
                 run_index = len(to_run)
-                to_run.append(Candidate(program + "\n", tests))
-            prepared.append((analysis, tests, run_index, helper_code, main_code))
+                to_run.append(Candidate(program + "\n", tests + extra))
+            prepared.append((analysis, tests, extra, run_index, helper_code, main_code))
         results = self.pool.run_many(to_run) if to_run else []
         scores = []
-        for analysis, tests, run_index, helper_code, main_code in prepared:
+        for analysis, tests, extra, run_index, helper_code, main_code in prepared:
             result = results[run_index] if run_index is not None else None
-            scores.append(self._make_score(analysis, tests, result, helper_code, main_code))
+            scores.append(self._make_score(analysis, tests, extra, result, helper_code,
+                                           main_code))
         return scores
 
-    def _make_score(self, analysis, tests, result: CandidateResult | None, helper_code,
+    def _make_score(self, analysis, tests, extra, result: CandidateResult | None, helper_code,
                     main_code) -> Score:
-        passed = result.passed if result is not None else 0
+        scored = result.tests[: len(tests)] if result is not None else []
+        passed = sum(t.passed for t in scored)
         total = len(tests)
         reward, components = joint_reward(analysis, passed, total)
-        failure = None
-        if result is not None and result.first_failure() is not None:
-            index, outcome = result.first_failure()
-            failure = {"test": tests[index].source, "status": outcome.status,
-                       "error": outcome.error, "details": outcome.details,
-                       "output": outcome.output}
+        # the tests the feedback may show, with their outcomes (never a held-out test)
+        if self.feedback_tests == "first_assert":
+            visible = list(zip(tests[:1], scored[:1], strict=False))  # scored: [] if not run
+        elif self.feedback_tests == "docstring" and result is not None:
+            visible = list(zip(extra, result.tests[len(tests):], strict=True))
+        else:
+            visible = []
         details = {
             "tests_passed": passed,
             "tests_total": total,
             "tests_run": result is not None,
-            "first_failure": failure,
+            "first_failure": _failure(zip(tests, scored, strict=False)),
+            "visible_tests_passed": sum(o.passed for _, o in visible),
+            "visible_tests_total": len(visible),
+            "visible_failure": _failure(visible),
             "static_problems": list(analysis.problems),
             "helper_code": helper_code,
             "main_code": main_code,
         }
-        solved = result is not None and result.all_passed
+        solved = result is not None and total > 0 and passed == total
         return Score(reward, components, details, solved)
 
     def feedback(self, agent: str, task: Mapping[str, Any], actions: Mapping[str, str],
@@ -193,15 +225,19 @@ class CodingCollabEnv(TextCollabEnv):
             f"{c['aux_called'] + c['beyond_wrapper'] + c['aux_return_ignored']:.1f})."
         ]
         if d["tests_run"]:
-            lines.append(f"Tests passed: {d['tests_passed']} of {d['tests_total']}.")
+            shown = d["visible_tests_total"]
+            lines.append(f"Tests passed: {d['tests_passed']} of {d['tests_total']}"
+                         + (f"; visible tests passed: {d['visible_tests_passed']} of {shown}"
+                            if shown else "")
+                         + " (held-out tests are not shown).")
         else:
             lines.append("The tests were not run (see the problems below).")
         if d["static_problems"]:
             lines.append("Problems found in the code:")
             lines += [f"- {p}" for p in d["static_problems"]]
-        failure = d["first_failure"]
+        failure = d["visible_failure"]
         if failure is not None:
-            lines.append(f"First failing test:\n{failure['test']}")
+            lines.append(f"First failing visible test:\n{failure['test']}")
             if failure["details"]:
                 lines.append(f"  {failure['details']}")
             if failure["error"]:
@@ -220,3 +256,12 @@ class CodingCollabEnv(TextCollabEnv):
         clone = super().__deepcopy__(memo)
         clone._owns_pool = False
         return clone
+
+
+def _failure(pairs) -> dict[str, str] | None:
+    """The first ``(test, outcome)`` that did not pass, as the dict ``infos`` show."""
+    for test, outcome in pairs:
+        if not outcome.passed:
+            return {"test": test.source, "status": outcome.status, "error": outcome.error,
+                    "details": outcome.details, "output": outcome.output}
+    return None

@@ -1,4 +1,4 @@
-"""Split a HumanEval-style ``check(candidate)`` function into tests that run one by one.
+"""The tests of a coding task: its ``check(candidate)`` split into tests, its docstring examples.
 
 HumanEval and CoopHumanEval ship their tests as one function::
 
@@ -31,15 +31,29 @@ setup of every test.
 candidate = root
 import math
 assert True
+
+:func:`docstring_examples` turns the examples of the entry point's docstring, which the agents
+already see in their prompt, into tests (``>>> f(1)`` then ``2``, or ``f(1) == 2``,
+``f(1) -> 2``, ``f(1) ➞ 2`` on one line): the ``feedback="docstring"`` choice of the coding
+envs shows those, never a test of ``check``.
+
+>>> [t.source for t in docstring_examples(
+...     "def inc(x):\\n    '''Add one.\\n    >>> inc(1)\\n    2\\n    inc(5) ➞ 6\\n    '''\\n", "inc")]
+['assert inc(1) == 2', 'assert inc(5) == 6']
 """
 
 from __future__ import annotations
 
 import ast
+import re
 
+from collabzoo.envs.coding.extraction import parse_or_none
 from collabzoo.envs.coding.sandbox import TestCase
 
-__all__ = ["split_check"]
+__all__ = ["docstring_examples", "split_check"]
+
+# "f(1) == 2", "f(1) ==> 2", "f(1) -> 2", "f(1) => 2", "f(1) ➞ 2", "f(1) returns 2"...
+_EXAMPLE_ARROW = re.compile(r"\s*(?:==>|==|➞|->|=>|→|should return|returns)\s*")
 
 
 def _names(node: ast.AST) -> set[str]:
@@ -86,3 +100,61 @@ def split_check(test_source: str, entry_point: str) -> tuple[TestCase, ...]:
         if uses_candidate:
             tainted |= _targets(stmt)
     return tuple(tests) or whole
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text.strip())
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _is_example(call: str, value: str, entry_point: str) -> bool:
+    """``call`` is ``entry_point(<literals>)`` and ``value`` a literal (so ``f(n) == f(n-1)``
+    and prose are not taken for examples)."""
+    try:
+        node = ast.parse(call.strip(), mode="eval").body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == entry_point and not node.keywords
+            and all(_is_literal(ast.unparse(arg)) for arg in node.args) and _is_literal(value))
+
+
+def docstring_examples(prompt: str, entry_point: str) -> tuple[TestCase, ...]:
+    """The examples of the entry point's docstring in ``prompt``, as ``assert call == value``.
+
+    Recognised: a ``>>> call`` line followed by its value line, and one-line examples that
+    start with ``entry_point(`` and put ``==``, ``==>``, ``->``, ``=>``, ``➞``, ``→``,
+    ``returns`` or ``should return`` between a call and a value. The call must be
+    ``entry_point(...)`` with literal arguments and the value a literal; anything else is
+    skipped. Problems without such examples get none.
+    """
+    tree = parse_or_none(prompt + "\n    pass\n")
+    if tree is None:
+        return ()
+    functions = [node for node in tree.body
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and node.name == entry_point]
+    doc = ast.get_docstring(functions[-1]) if functions else None
+    lines = [line.strip() for line in (doc or "").splitlines()]
+    pairs = []
+    for i, line in enumerate(lines):
+        if line.startswith(">>>"):
+            value = lines[i + 1] if i + 1 < len(lines) else ""
+            if not value.startswith(">>>"):
+                pairs.append((line[3:].strip(), value))
+        elif line.startswith(entry_point + "("):
+            for arrow in _EXAMPLE_ARROW.finditer(line):
+                call, value = line[: arrow.start()], line[arrow.end():].rstrip(" .,;")
+                if _is_example(call, value, entry_point):
+                    pairs.append((call, value))
+                    break
+    seen, tests = set(), []
+    for call, value in pairs:
+        source = f"assert {call} == {value}"
+        if _is_example(call, value, entry_point) and source not in seen:
+            seen.add(source)
+            tests.append(TestCase(source))
+    return tuple(tests)

@@ -20,7 +20,8 @@ reward, feedback, episode end -- is exactly as in ``collabzoo/HumanEval-v1``
 Observations:
     As in HumanEval-v1: ``helper`` is asked for ``def aux(...)`` only, ``main`` for the
     entry point, told that ``aux`` exists; later turns add each agent's own code and the
-    feedback (static problems, the first failing test with expected vs actual).
+    feedback (static problems, the first failing *visible* test with expected vs actual;
+    held-out tests are never shown, see ``feedback``).
 
 Actions:
     Any string; code extracted as in HumanEval-v1 (the helper's ``aux`` wins over one that
@@ -43,14 +44,20 @@ Arguments:
     - ``source_split``: the split of a hub or folder dataset to read (default ``"test"``).
     - ``max_items``, ``num_turns``, ``render_mode``, ``max_workers``, ``sandbox_limits``,
       ``pool``: as in HumanEval-v1.
+    - ``feedback``: ``"first_assert"`` (default), ``"docstring"`` or ``"none"``: which tests
+      a later turn's feedback may show, as in HumanEval-v1 (every bundled problem has
+      docstring examples).
 
 Version History:
-    - v0: initial release.
+    - v0: initial release. Fixed later in v0: the feedback showed the first failing test
+      of *all* tests, which could be a held-out one; it now shows only visible tests
+      (``feedback=``, default ``"first_assert"``). The reward is unchanged.
     - v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score
       over turn t-1 (turn 1: the score), so an episode's undiscounted return is its final
       score and solving earlier is worth more under a discount; ``infos[agent]["score"]``
       holds the score and ``return_normalized`` is score / 4.0. ``-v0`` (deprecated, still
-      registered) paid the full score every turn.
+      registered) paid the full score every turn. Feedback shows only visible tests from
+      the start.
 
 >>> import collabzoo
 >>> env = collabzoo.make("collabzoo/CoopHumanEval-v1", dataset="bundled", split="all")
@@ -121,6 +128,7 @@ class CoopHumanEvalEnv(CodingCollabEnv):
         sandbox_limits: SandboxLimits | None = None,
         pool: SandboxPool | None = None,
         source_split: str = "test",
+        feedback: str = "first_assert",
     ) -> None:
         self.dataset, self.split = dataset, split
         super().__init__(
@@ -130,4 +138,5 @@ class CoopHumanEvalEnv(CodingCollabEnv):
             max_workers=max_workers,
             sandbox_limits=sandbox_limits,
             pool=pool,
+            feedback=feedback,
         )

@@ -21,7 +21,10 @@ Observations:
     redefined. Neither sees the other's answer in a turn. From turn 2 on, each agent's
     observation is its first prompt, then its own earlier answers, each followed by the
     feedback: the joint reward and its parts, tests passed, static problems found, and the
-    first failing test with ``expected ... got ...`` or the exception and the output.
+    first failing *visible* test with ``expected ... got ...`` or the exception and the
+    output. Which tests are visible is the ``feedback`` argument: by default only the first
+    assert of ``check`` (as in the authors' code); every other test is held out and its text
+    never appears in an observation (the feedback says only how many tests passed).
 
 Actions:
     Any string. Code is extracted robustly (markdown fences closed or not, prose around it,
@@ -49,7 +52,10 @@ Rewards (max 4.0, joint; see :mod:`~collabzoo.envs.coding.rewards` for the formu
 
     ``infos[agent]`` holds ``reward_components`` and ``tests_passed``, ``tests_total``,
     ``tests_run``, ``first_failure`` (``test``, ``status``, ``error``, ``details``,
-    ``output``) or ``None``, ``static_problems``, ``helper_code`` and ``main_code``.
+    ``output``) or ``None`` over all tests (for the user: infos never reach an agent),
+    ``visible_tests_passed``, ``visible_tests_total``, ``visible_failure`` (the same over the
+    visible tests: what the feedback shows), ``static_problems``, ``helper_code`` and
+    ``main_code``.
 
 Episode End:
     Termination after ``num_turns`` turns, or earlier when every test passes. No truncation.
@@ -67,14 +73,27 @@ Arguments:
     - ``max_workers``: sandbox processes for batched scoring (default: cores).
     - ``sandbox_limits``: a :class:`~collabzoo.envs.coding.sandbox.SandboxLimits`.
     - ``pool``: an existing :class:`~collabzoo.envs.coding.sandbox.SandboxPool` to share.
+    - ``feedback``: which tests a later turn's feedback may show. ``"first_assert"``
+      (default): the first test of ``check`` (the authors' ``sandbox_slice: 1``).
+      ``"docstring"``: the examples of the prompt's docstring (``>>> f(x)`` / value, or
+      ``f(x) == y``, ``f(x) -> y``, ``f(x) ➞ y`` lines), which the agents have already read,
+      compared with ``==``; 123 of the 164 problems have some (the others show no test),
+      and two of those examples are wrong in HumanEval itself (the canonical solutions of
+      HumanEval/47 and /148 fail them), which is why it is not the default.
+      ``"none"``: no test; the feedback gives the reward, its parts and the static problems.
+      The docstring examples never count towards the reward.
 
 Version History:
-    - v0: initial release.
+    - v0: initial release. Fixed later in v0: the feedback showed the first failing test
+      of *all* tests, which could be a held-out one (in training and in evaluation); it now
+      shows only visible tests (``feedback=``, default ``"first_assert"``). The reward is
+      unchanged.
     - v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score
       over turn t-1 (turn 1: the score), so an episode's undiscounted return is its final
       score and solving earlier is worth more under a discount; ``infos[agent]["score"]``
       holds the score and ``return_normalized`` is score / 4.0. ``-v0`` (deprecated, still
-      registered) paid the full score every turn.
+      registered) paid the full score every turn. Feedback shows only visible tests from
+      the start.
 
 >>> import collabzoo
 >>> env = collabzoo.make("collabzoo/HumanEval-v1", split="eval")
@@ -148,6 +167,7 @@ class HumanEvalEnv(CodingCollabEnv):
         max_workers: int | None = None,
         sandbox_limits: SandboxLimits | None = None,
         pool: SandboxPool | None = None,
+        feedback: str = "first_assert",
     ) -> None:
         self.dataset, self.split = dataset, split
         super().__init__(
@@ -157,4 +177,5 @@ class HumanEvalEnv(CodingCollabEnv):
             max_workers=max_workers,
             sandbox_limits=sandbox_limits,
             pool=pool,
+            feedback=feedback,
         )
