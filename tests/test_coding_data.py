@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 import collabzoo
+from collabzoo.envs.coding.base import assemble
 from collabzoo.envs.coding.humaneval import BUNDLED_DIR, load_humaneval
-from collabzoo.envs.coding.sandbox import SandboxLimits, SandboxPool
+from collabzoo.envs.coding.sandbox import Candidate, SandboxLimits, SandboxPool, TestCase
 from collabzoo.envs.core import step_batch
 
 TRIVIAL_AUX = "def aux(x):\n    return x\n"
@@ -42,8 +43,9 @@ def pool():
         yield p
 
 
-def _canonical_rewards(env_id: str, pool: SandboxPool) -> list[tuple[str, float, dict]]:
-    env = collabzoo.make(env_id, dataset="bundled", split="all", pool=pool)
+def _canonical_rewards(env_id: str, pool: SandboxPool,
+                       **kwargs) -> list[tuple[str, float, dict]]:
+    env = collabzoo.make(env_id, dataset="bundled", split="all", pool=pool, **kwargs)
     branches, actions = [], []
     for i, task in enumerate(env.tasks):
         branch = copy.deepcopy(env)
@@ -72,6 +74,41 @@ def test_every_humaneval_canonical_solution_passes_in_the_sandbox(pool):
     failing = [(tid, info["first_failure"]) for tid, r, info in results if r != 2.5]
     assert failing == []
     assert sum(info["tests_total"] for _, _, info in results) > 1000  # asserts run one by one
+
+
+def test_reference_combination_loses_the_prompts_functions(pool):
+    # combine="reference" runs only the prompt's imports, aux and the entry point: the four
+    # canonical solutions that call a function the prompt defines fail
+    results = _canonical_rewards("collabzoo/HumanEval-v1", pool, combine="reference")
+    assert [tid for tid, r, _ in results if r != 2.5] == [
+        "HumanEval/10", "HumanEval/32", "HumanEval/38", "HumanEval/50"]
+
+
+def _line_asserts(test_source: str, entry_point: str) -> list[str]:
+    """The authors' test extraction as issue 14 describes it: the single lines of ``check``
+    that start with ``assert`` and mention ``candidate``, with the entry point's name."""
+    body = test_source.split("def check(candidate):", 1)[-1]
+    lines = [line.strip() for line in body.splitlines()]
+    found = [line for line in lines if line.startswith("assert") and "candidate" in line]
+    return [line.replace("candidate", entry_point) for line in dict.fromkeys(found)]
+
+
+@pytest.mark.parametrize("combine, short_count", [("definitions", 9), ("reference", 10)])
+def test_line_assert_extraction_loses_tests_of_canonical_solutions(pool, combine, short_count):
+    # the documented figures: under the line rule, 9 of 164 canonical solutions get less than
+    # full test credit (10 with the authors' combination of the code too), 3 get none
+    records = load_humaneval(split="all")
+    candidates = []
+    for r in records:
+        parts = assemble(r, "", r["prompt"] + r["canonical_solution"], combine)
+        tests = tuple(TestCase(t, setup="import math")
+                      for t in _line_asserts(r["test"], r["entry_point"]))
+        candidates.append(Candidate("\n\n".join(p for p in parts if p) + "\n", tests))
+    results = pool.run_many(candidates)
+    short = [(r["task_id"], x.passed) for r, x in zip(records, results, strict=True)
+             if x.total == 0 or x.passed < x.total]
+    assert len(short) == short_count and sum(passed == 0 for _, passed in short) == 3
+    assert "HumanEval/32" in dict(short)  # a loop of random cases: no line at all
 
 
 def test_every_coop_canonical_solution_passes_in_the_sandbox(pool):

@@ -230,3 +230,55 @@ def test_docstring_feedback_shows_the_prompt_examples(pool):
     plain = make("collabzoo/HumanEval-v1", pool, feedback="none")
     plain.reset(options={"task_index": 0})
     assert plain.step({"helper": HELPER, "main": main})[1] == rewards
+
+
+# --------------------------------------------------------------------------- vs the authors' reward
+
+
+def _score(pool, index, helper, main, **kwargs):
+    env = make("collabzoo/HumanEval-v1", pool, split="all", **kwargs)
+    env.reset(options={"task_index": index})
+    return env.step({"helper": helper, "main": main})[1]["main"]
+
+
+def test_difference_a_combining_the_answers(pool):
+    # HumanEval/38: the prompt defines encode_cyclic; the authors' program leaves it out
+    helper = "def aux(s):\n    return encode_cyclic(s)\n"
+    main = "def decode_cyclic(s):\n    once = aux(s)\n    return aux(once)\n"
+    assert _score(pool, 38, helper, main) == 4.0
+    assert _score(pool, 38, helper, main, combine="reference") == 1.5
+    # a function of main's own: kept here, dropped there
+    main_own = ("def _close(a, b, t):\n    return aux(a, b) < t\n\n"
+                "def has_close_elements(numbers, threshold):\n"
+                "    return any(_close(a, b, threshold)\n"
+                "               for i, a in enumerate(numbers) for b in numbers[i + 1:])\n")
+    assert _score(pool, 0, HELPER, main_own) == 4.0
+    assert _score(pool, 0, HELPER, main_own, combine="reference") == 1.5
+    with pytest.raises(ValueError, match="combine"):
+        make("collabzoo/HumanEval-v1", pool, combine="all")
+
+
+def test_difference_b_tests_kept_in_loops(pool):
+    # HumanEval/32: check is a loop over random polynomials; the authors' line rule finds no
+    # test there (scoring stops after syntax: 0.4 + 0.6 + 0.5), collabzoo runs the loop
+    task = load_humaneval(split="all")[32]
+    main = task["prompt"] + task["canonical_solution"]
+    assert _score(pool, 32, "def aux(x):\n    return x\n", main) == 2.5
+    assert [line for line in task["test"].splitlines()
+            if line.strip().startswith("assert") and "candidate" in line] == []
+
+
+def test_difference_c_thin_wrapper_rule(pool):
+    helper = "def aux(l):\n    return list(set(l))\n"
+    main = "def unique(l):\n    return sorted(aux(l))\n"
+    assert _score(pool, 34, helper, main) == 4.0
+    assert _score(pool, 34, helper, main, thin_wrapper="reference") == 3.0
+
+
+def test_difference_d_ignored_aux_result(pool):
+    # -0.5 here; the authors' pattern needs "aux", one whitespace, "(", one character, ")"
+    helper = "def aux(l):\n    return list(set(l))\n"
+    main = "def unique(l):\n    aux(l)\n    return sorted(set(l))\n"
+    assert _score(pool, 34, helper, main) == 3.5
+    # a fix, so no option gives the authors' 4.0
+    assert _score(pool, 34, helper, main, combine="reference", thin_wrapper="reference") == 3.5

@@ -190,3 +190,20 @@ def test_docstring_examples_forms_and_what_is_skipped():
         "assert f([5], 1) == [5, 1]"]
     assert docstring_examples("def g():\n    'no example'\n", "g") == ()
     assert docstring_examples("def g(:\n", "g") == ()
+
+
+@pytest.mark.parametrize("body, exact, reference", [
+    ("    return aux(xs)\n", True, True),
+    ("    '''doc'''\n    # why\n    return aux(xs)\n", True, True),
+    ("    r = aux(xs)\n    return r\n", True, True),
+    ("    return sorted(aux(xs))\n", False, True),      # the authors: any one-line return
+    ("    return aux(xs) + 1\n", False, True),
+    ("    r = aux(xs)\n    return r[0]\n", False, False),
+    ("    return [aux(x)\n            for x in xs]\n", False, False),  # two text lines there
+])
+def test_thin_wrapper_rules(body, exact, reference):
+    main = "def median(xs):\n" + body
+    assert analyze_code(AUX, main, "median").thin_wrapper is exact
+    assert analyze_code(AUX, main, "median", thin_wrapper="reference").thin_wrapper is reference
+    with pytest.raises(ValueError, match="thin_wrapper"):
+        analyze_code(AUX, main, "median", thin_wrapper="loose")

@@ -29,7 +29,12 @@ from typing import Any, ClassVar
 
 from collabzoo.envs.coding.checks import docstring_examples, split_check
 from collabzoo.envs.coding.extraction import definitions, extract_code, parse_or_none
-from collabzoo.envs.coding.rewards import REWARD_MAX, analyze_code, joint_reward
+from collabzoo.envs.coding.rewards import (
+    REWARD_MAX,
+    THIN_WRAPPER_RULES,
+    analyze_code,
+    joint_reward,
+)
 from collabzoo.envs.coding.sandbox import (
     Candidate,
     CandidateResult,
@@ -39,7 +44,8 @@ from collabzoo.envs.coding.sandbox import (
 )
 from collabzoo.envs.core import Score, TextCollabEnv
 
-__all__ = ["FEEDBACK_CHOICES", "CodingCollabEnv", "assemble", "problem_context"]
+__all__ = ["COMBINE_CHOICES", "FEEDBACK_CHOICES", "CodingCollabEnv", "assemble",
+           "problem_context"]
 
 REQUIRED_COLUMNS = ("task_id", "prompt", "entry_point", "test")
 #: What the feedback of a later turn may show of the tests (see the module docstring).
@@ -88,9 +94,52 @@ def problem_context(prompt: str, entry_point: str) -> str:
     return "\n\n".join(kept)
 
 
-def assemble(task: Mapping[str, Any], helper_text: str, main_text: str) -> tuple[str, str, str]:
-    """``(context, helper_code, main_code)`` of a joint action, ready to analyse and run."""
+#: How the two answers become one program (see :func:`assemble`).
+COMBINE_CHOICES = ("definitions", "reference")
+
+
+def _prompt_imports(prompt: str) -> str:
+    """The import statements of the prompt (what the authors' code keeps of it)."""
+    tree = parse_or_none(prompt + "\n    pass\n")
+    if tree is None:
+        return ""
+    imports = [ast.unparse(node) for node in tree.body
+               if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return "\n".join(dict.fromkeys(imports))
+
+
+def _one_function(code: str, name: str) -> str:
+    """The first top-level ``def name`` of ``code`` (with its decorators), or ``""``."""
+    tree = parse_or_none(code)
+    if tree is None:
+        return code  # left to the syntax check, as the other definitions are
+    lines = code.splitlines()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            return "\n".join(lines[start - 1 : node.end_lineno])
+    return ""
+
+
+def assemble(task: Mapping[str, Any], helper_text: str, main_text: str,
+             combine: str = "definitions") -> tuple[str, str, str]:
+    """``(context, helper_code, main_code)`` of a joint action, ready to analyse and run.
+
+    Args:
+        task: The problem record.
+        helper_text: The helper's answer, as written.
+        main_text: Main's answer, as written.
+        combine: ``"definitions"``: the prompt's imports and other functions, then every
+            top-level definition of the helper (its entry point dropped), then of main (its
+            ``aux`` dropped). ``"reference"`` (the authors' code): the prompt's imports, the
+            helper's ``aux`` and main's entry point, nothing else.
+    """
     entry = task["entry_point"]
+    if combine == "reference":
+        return (_prompt_imports(task["prompt"]), _one_function(extract_code(helper_text), "aux"),
+                _one_function(extract_code(main_text), entry))
+    if combine != "definitions":
+        raise ValueError(f"combine must be one of {COMBINE_CHOICES}, got {combine!r}")
     context = problem_context(task["prompt"], entry)
     helper_code = definitions(extract_code(helper_text), drop=(entry,))
     main_code = definitions(extract_code(main_text), drop=("aux",))
@@ -108,6 +157,8 @@ class CodingCollabEnv(TextCollabEnv):
         sandbox_limits: Per-test time, per-candidate budget, memory... (``SandboxLimits``).
         pool: A :class:`SandboxPool` to use instead of creating one (e.g. shared by envs).
         feedback: Which tests the feedback may show: one of :data:`FEEDBACK_CHOICES`.
+        combine: How the answers become one program: one of :data:`COMBINE_CHOICES`.
+        thin_wrapper: When main is a thin wrapper of ``aux``: ``"exact"`` or ``"reference"``.
     """
 
     roles: ClassVar[tuple[str, ...]] = ("helper", "main")
@@ -125,10 +176,16 @@ class CodingCollabEnv(TextCollabEnv):
         sandbox_limits: SandboxLimits | None = None,
         pool: SandboxPool | None = None,
         feedback: str = "first_assert",
+        combine: str = "definitions",
+        thin_wrapper: str = "exact",
     ) -> None:
-        if feedback not in FEEDBACK_CHOICES:
-            raise ValueError(f"feedback must be one of {FEEDBACK_CHOICES}, got {feedback!r}")
+        for name, value, choices in (("feedback", feedback, FEEDBACK_CHOICES),
+                                     ("combine", combine, COMBINE_CHOICES),
+                                     ("thin_wrapper", thin_wrapper, THIN_WRAPPER_RULES)):
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {choices}, got {value!r}")
         self.feedback_tests = feedback
+        self.combine, self.thin_wrapper = combine, thin_wrapper
         self.tasks = tasks
         if pool is not None and not isinstance(pool, SandboxPool):
             raise ValueError(f"pool must be a SandboxPool, got {type(pool).__name__}")
@@ -169,8 +226,10 @@ class CodingCollabEnv(TextCollabEnv):
         prepared = []
         to_run: list[Candidate] = []
         for task, actions in items:
-            context, helper_code, main_code = assemble(task, actions["helper"], actions["main"])
-            analysis = analyze_code(helper_code, main_code, task["entry_point"], context)
+            context, helper_code, main_code = assemble(task, actions["helper"], actions["main"],
+                                                       self.combine)
+            analysis = analyze_code(helper_code, main_code, task["entry_point"], context,
+                                    self.thin_wrapper)
             tests = self.tests_of(task)
             extra = self.extra_visible_tests(task)
             run_index = None

@@ -31,7 +31,10 @@ Rewards (max 4.0, joint):
     ``aux_defined`` 0.4, ``main_defined`` 0.6 (gate), ``syntax`` 0.5 (gate), ``tests``
     passed/total in [0, 1], then, if a test passed and main calls ``aux``: ``aux_called``
     0.5, ``beyond_wrapper`` 1.0 (main is not just ``return aux(...)``),
-    ``aux_return_ignored`` -0.5. A correct main that ignores ``aux`` scores 2.5.
+    ``aux_return_ignored`` -0.5. A correct main that ignores ``aux`` scores 2.5. Where this
+    differs from the authors' reward code (the combination of the answers, the tests, the
+    thin-wrapper rule, the ignored-result penalty), which differences are fixes and which
+    choices, with worked examples: HumanEval-v1's "Differences" section.
 
 Episode End:
     Termination after ``num_turns`` turns, or earlier when every test passes. No truncation.
@@ -47,11 +50,14 @@ Arguments:
     - ``feedback``: ``"first_assert"`` (default), ``"docstring"`` or ``"none"``: which tests
       a later turn's feedback may show, as in HumanEval-v1 (every bundled problem has
       docstring examples).
+    - ``combine`` (``"definitions"`` or ``"reference"``) and ``thin_wrapper`` (``"exact"`` or
+      ``"reference"``): the authors' choices on request, as in HumanEval-v1.
 
 Version History:
     - v0: initial release. Fixed later in v0: the feedback showed the first failing test
       of *all* tests, which could be a held-out one; it now shows only visible tests
-      (``feedback=``, default ``"first_assert"``). The reward is unchanged.
+      (``feedback=``, default ``"first_assert"``). The reward is unchanged. Later added
+      ``combine`` and ``thin_wrapper`` (defaults unchanged).
     - v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score
       over turn t-1 (turn 1: the score), so an episode's undiscounted return is its final
       score and solving earlier is worth more under a discount; ``infos[agent]["score"]``
@@ -129,6 +135,8 @@ class CoopHumanEvalEnv(CodingCollabEnv):
         pool: SandboxPool | None = None,
         source_split: str = "test",
         feedback: str = "first_assert",
+        combine: str = "definitions",
+        thin_wrapper: str = "exact",
     ) -> None:
         self.dataset, self.split = dataset, split
         super().__init__(
@@ -139,4 +147,6 @@ class CoopHumanEvalEnv(CodingCollabEnv):
             sandbox_limits=sandbox_limits,
             pool=pool,
             feedback=feedback,
+            combine=combine,
+            thin_wrapper=thin_wrapper,
         )

@@ -46,7 +46,8 @@ Rewards (max 4.0, joint; see :mod:`~collabzoo.envs.coding.rewards` for the formu
       tests. Every canonical solution scores 1.0. Limits: 3 s per test, 15 s per candidate
       (``sandbox_limits``).
     - cooperation, only if a test passed and main calls ``aux``: ``aux_called`` +0.5; then
-      ``beyond_wrapper`` +1.0 unless main's body is just ``return aux(...)``;
+      ``beyond_wrapper`` +1.0 unless main's body is just ``return aux(...)`` (the rule is
+      ``thin_wrapper``);
       ``aux_return_ignored`` -0.5 if a call of ``aux`` throws its value away. A correct
       solution without ``aux`` scores 2.5.
 
@@ -56,6 +57,46 @@ Rewards (max 4.0, joint; see :mod:`~collabzoo.envs.coding.rewards` for the formu
     ``visible_tests_passed``, ``visible_tests_total``, ``visible_failure`` (the same over the
     visible tests: what the feedback shows), ``static_problems``, ``helper_code`` and
     ``main_code``.
+
+Differences from the authors' reward code:
+    The MAGRPO paper's coding reward (``rewards/code_rewards.py`` of the authors'
+    code-generation repository) has the same levels and values; on identical code the two can
+    still differ by 0.5-2.5. Each difference, with a worked example whose two numbers are
+    checked in ``tests/test_coding_envs.py`` and ``tests/test_coding_data.py``:
+
+    (a) Combining the answers -- a choice, with a fix inside. Here the program is the
+        prompt's imports *and its other functions*, then every top-level definition of the
+        helper and of main. There it is the prompt's import lines, the helper's ``aux`` and
+        main's entry point only: a solution that calls a function the prompt defines (4 of
+        the 164 canonical solutions: HumanEval/10, /32, /38, /50) or a function of main's
+        own fails every test. ``combine="reference"`` reproduces theirs. Example, HumanEval/38:
+        helper ``return encode_cyclic(s)``, main ``once = aux(s); return aux(once)``: 4.0
+        here, 1.5 with ``combine="reference"``.
+    (b) Which tests -- a fix. Here ``check`` is split with the AST (multi-line asserts, loops of
+        random cases and setup lines kept: every canonical solution scores 1.0 on tests).
+        There, only single lines that start with ``assert`` and mention ``candidate`` count:
+        multi-line asserts are cut to their first line, asserts in loops lose their loop
+        variables. Under that rule 9 of the 164 canonical solutions get less than full test
+        credit and 3 get none (10 and 3 with the combination of (a); issue 14 counted 21 and 11
+        running the authors' code itself). Example, HumanEval/32 (a loop over random
+        polynomials), a correct main that does not call ``aux``: 2.5 here, 1.5 there (no test
+        found: the scoring stops after syntax). No option: that rule fails correct code.
+    (c) Thin wrapper -- a choice. Here main earns no ``beyond_wrapper`` when its body is exactly
+        ``return aux(...)`` (or ``r = aux(...); return r``); there, when its body is any one
+        line ``return ...`` that mentions ``aux``. ``thin_wrapper="reference"`` reproduces
+        theirs. Example, HumanEval/34: helper ``return list(set(l))``, main
+        ``return sorted(aux(l))``: 4.0 here, 3.0 with ``thin_wrapper="reference"``.
+    (d) Ignored ``aux`` result -- a fix. Both describe a -0.5 penalty for a call of ``aux``
+        whose value is thrown away; here every bare ``aux(...)`` statement in main's code
+        gets it, while the authors' pattern (``aux``, one whitespace, ``(``, exactly one
+        character, ``)``) practically never matches. Example, HumanEval/34: main ``aux(l)``
+        then ``return sorted(set(l))``: 3.5 here, 4.0 there. No option.
+
+    Smaller ones: a definition counts here only with a ``return`` of a value (there, the text
+    ``return`` anywhere in it, ``return None`` too); calls of ``aux`` are followed through
+    main's own functions here, matched as text there; each test runs in a fresh copy of the
+    program's namespace here (3 s each, 15 s per candidate), all in one namespace there (10 s
+    each, stopping after 3 timeouts).
 
 Episode End:
     Termination after ``num_turns`` turns, or earlier when every test passes. No truncation.
@@ -82,12 +123,17 @@ Arguments:
       HumanEval/47 and /148 fail them), which is why it is not the default.
       ``"none"``: no test; the feedback gives the reward, its parts and the static problems.
       The docstring examples never count towards the reward.
+    - ``combine``: ``"definitions"`` (default) or ``"reference"``: how the two answers
+      become one program (difference (a) above).
+    - ``thin_wrapper``: ``"exact"`` (default) or ``"reference"``: when main counts as a thin
+      wrapper of ``aux`` (difference (c) above).
 
 Version History:
     - v0: initial release. Fixed later in v0: the feedback showed the first failing test
       of *all* tests, which could be a held-out one (in training and in evaluation); it now
       shows only visible tests (``feedback=``, default ``"first_assert"``). The reward is
-      unchanged.
+      unchanged. Later added ``combine`` and ``thin_wrapper`` (defaults unchanged) to
+      reproduce the authors' choices.
     - v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score
       over turn t-1 (turn 1: the score), so an episode's undiscounted return is its final
       score and solving earlier is worth more under a discount; ``infos[agent]["score"]``
@@ -168,6 +214,8 @@ class HumanEvalEnv(CodingCollabEnv):
         sandbox_limits: SandboxLimits | None = None,
         pool: SandboxPool | None = None,
         feedback: str = "first_assert",
+        combine: str = "definitions",
+        thin_wrapper: str = "exact",
     ) -> None:
         self.dataset, self.split = dataset, split
         super().__init__(
@@ -178,4 +226,6 @@ class HumanEvalEnv(CodingCollabEnv):
             sandbox_limits=sandbox_limits,
             pool=pool,
             feedback=feedback,
+            combine=combine,
+            thin_wrapper=thin_wrapper,
         )

@@ -21,7 +21,9 @@ cooperation   ``aux_return_ignored``: ... and some call of ``aux`` is a    0 or 
 ============  ===========================================================  ==========
 
 A main that never calls ``aux`` gets 0 for cooperation, so a correct solution written by main
-alone scores 0.4 + 0.6 + 0.5 + 1.0 = 2.5 of 4.0.
+alone scores 0.4 + 0.6 + 0.5 + 1.0 = 2.5 of 4.0. Where this differs from the authors' reward
+code, and why: the "Differences" section of :mod:`collabzoo.envs.coding.humaneval`
+(``thin_wrapper="reference"`` of :func:`analyze_code` is their thin-wrapper rule).
 
 >>> a = analyze_code("def aux(xs):\\n    return sorted(xs)\\n",
 ...                  "def median(xs):\\n    s = aux(xs)\\n    return s[len(s) // 2]\\n", "median")
@@ -32,11 +34,12 @@ alone scores 0.4 + 0.6 + 0.5 + 1.0 = 2.5 of 4.0.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from collabzoo.envs.coding.extraction import parse_or_none
 
-__all__ = ["REWARD_MAX", "CodeAnalysis", "analyze_code", "joint_reward"]
+__all__ = ["REWARD_MAX", "THIN_WRAPPER_RULES", "CodeAnalysis", "analyze_code", "joint_reward"]
 
 REWARD_MAX = 4.0
 AUX = "aux"
@@ -145,6 +148,32 @@ def _is_thin_wrapper(fn: ast.FunctionDef) -> bool:
     return False
 
 
+def _is_thin_wrapper_reference(fn: ast.FunctionDef, code: str) -> bool:
+    """The authors' rule, on the text lines of the body (docstring, comments, blank lines and
+    the ``def`` line left out): one line that starts with ``return `` and mentions ``aux``
+    anywhere, or ``v = aux(...)`` followed by ``return v``; an empty body too."""
+    source = ast.get_source_segment(code, fn) or ""
+    doc = ast.get_docstring(fn, clean=False)
+    body = fn.body[1:] if doc is not None else fn.body
+    lines = []
+    for stmt in body:
+        lines += [line.strip() for line in (ast.get_source_segment(code, stmt) or "").splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    if not source or not lines:
+        return True
+    if len(lines) == 1:
+        return lines[0].startswith("return ") and AUX in lines[0]
+    if len(lines) == 2:
+        assigned = re.match(rf"(\w+)\s*=\s*{AUX}\s*\(", lines[0])
+        return assigned is not None and lines[1] == f"return {assigned.group(1)}"
+    return False
+
+
+#: How :func:`analyze_code` decides that main is a thin wrapper of ``aux`` (no
+#: ``beyond_wrapper`` bonus): ``"exact"`` (collabzoo) or ``"reference"`` (the authors' code).
+THIN_WRAPPER_RULES = ("exact", "reference")
+
+
 def _compiles(source: str) -> tuple[bool, str]:
     try:
         compile(source, "<solution>", "exec")
@@ -155,7 +184,8 @@ def _compiles(source: str) -> tuple[bool, str]:
     return True, ""
 
 
-def analyze_code(helper_code: str, main_code: str, entry_point: str, context: str = "") -> CodeAnalysis:
+def analyze_code(helper_code: str, main_code: str, entry_point: str, context: str = "",
+                 thin_wrapper: str = "exact") -> CodeAnalysis:
     """Static checks of one joint action (no code is run).
 
     Args:
@@ -163,7 +193,13 @@ def analyze_code(helper_code: str, main_code: str, entry_point: str, context: st
         main_code: Main's code (already extracted; its own ``aux``, if any, removed).
         entry_point: The function main must write.
         context: Code that precedes both (the problem's imports and other functions).
+        thin_wrapper: ``"exact"``: main is a thin wrapper when its body is just
+            ``return aux(...)`` (or ``r = aux(...); return r``). ``"reference"``: the
+            authors' rule, any one-line ``return ...`` that mentions ``aux`` (so
+            ``return sorted(aux(xs))`` too).
     """
+    if thin_wrapper not in THIN_WRAPPER_RULES:
+        raise ValueError(f"thin_wrapper must be one of {THIN_WRAPPER_RULES}, got {thin_wrapper!r}")
     problems = []
     helper_tree, main_tree = parse_or_none(helper_code), parse_or_none(main_code)
     aux_fn = _top_function(helper_tree, AUX)
@@ -185,7 +221,8 @@ def analyze_code(helper_code: str, main_code: str, entry_point: str, context: st
     calls = thin = ignored = False
     if main_tree is not None and main_fn is not None:
         calls = _calls_aux(main_tree, main_fn)
-        thin = _is_thin_wrapper(main_fn)
+        thin = (_is_thin_wrapper(main_fn) if thin_wrapper == "exact"
+                else _is_thin_wrapper_reference(main_fn, main_code))
         ignored = any(isinstance(n, ast.Expr) and _is_aux_call(n.value)
                       for n in ast.walk(main_tree))
         if not calls:
