@@ -53,6 +53,8 @@ Arguments:
     - ``combine`` (``"definitions"`` or ``"reference"``) and ``thin_wrapper`` (``"exact"`` or
       ``"reference"``): the authors' choices on request, as in HumanEval-v1.
 
+    ``metadata["answer_tokens"]``: 256 for each agent, as in HumanEval-v1.
+
 Version History:
     - v0: initial release. Fixed later in v0: the feedback showed the first failing test
       of *all* tests, which could be a held-out one; it now shows only visible tests
@@ -121,6 +123,8 @@ class CoopHumanEvalEnv(CodingCollabEnv):
         "name": "coop_humaneval_v1",
         "render_modes": ["ansi"],
         "is_parallelizable": True,
+        "answer_tokens": {"helper": 256, "main": 256},
+        "answer_tokens_note": "a cut-off function does not compile: reward 0.4 at most",
     }
 
     def __init__(

@@ -128,6 +128,11 @@ Arguments:
     - ``thin_wrapper``: ``"exact"`` (default) or ``"reference"``: when main counts as a thin
       wrapper of ``aux`` (difference (c) above).
 
+    ``metadata["answer_tokens"]`` is 256 for each agent: fenced and without its docstring,
+    the entry point of 163 of the 164 canonical solutions fits in 256 SmolLM2 tokens; a
+    function cut off by ``max_new_tokens`` does not compile (see
+    :mod:`collabzoo.envs.answer_length`).
+
 Version History:
     - v0: initial release. Fixed later in v0: the feedback showed the first failing test
       of *all* tests, which could be a held-out one (in training and in evaluation); it now
@@ -201,6 +206,10 @@ class HumanEvalEnv(CodingCollabEnv):
         "name": "humaneval_v1",
         "render_modes": ["ansi"],
         "is_parallelizable": True,
+        # fenced and without its docstring, the entry point of 163 of the 164 canonical
+        # solutions fits in 256 SmolLM2 tokens (median 66)
+        "answer_tokens": {"helper": 256, "main": 256},
+        "answer_tokens_note": "a cut-off function does not compile: reward 0.4 at most",
     }
 
     def __init__(

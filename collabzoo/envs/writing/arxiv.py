@@ -87,6 +87,10 @@ num_turns=1, render_mode=None, length_band="current")``
 - ``render_mode``: ``"ansi"`` (``render()`` returns the transcript) or ``None``.
 - ``length_band``: ``"current"`` (default) or ``"paper"``, the level-2 band (above).
 
+``metadata["answer_tokens"]`` is ``{"background": 192, "method": 256}``: new tokens each
+answer must be able to reach (128 words are ~155-175 SmolLM2 tokens); a smaller
+``max_new_tokens`` cannot pass the structure gate (see :mod:`collabzoo.envs.answer_length`).
+
 ## Version History
 - v0: first version; the reward of the MAGRPO paper with whole-word transition matching,
   per-text transition search and J(empty, empty) = 0. Later added ``length_band`` (default
@@ -133,7 +137,14 @@ _TEMPLATE = (
 class ArxivExpansionEnv(WritingEnv):
     """collabzoo/ArxivExpansion-v1 (see the module docstring)."""
 
-    metadata = {"name": "arxiv_expansion_v1", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "arxiv_expansion_v1",
+        "render_modes": ["ansi"],
+        "is_parallelizable": True,
+        # 128 words ~ 155-175 tokens; the method ~1.3x the background's characters
+        "answer_tokens": {"background": 192, "method": 256},
+        "answer_tokens_note": "each text needs 128-256 words, or the reward is 0",
+    }
     roles = ("background", "method")
     spec = ARXIV_SPEC
     bundled_name = "arxiv"

@@ -73,6 +73,10 @@ render_mode=None)``
 - ``num_turns``: turns per episode (the paper uses 1).
 - ``render_mode``: ``"ansi"`` (``render()`` returns the transcript) or ``None``.
 
+``metadata["answer_tokens"]`` is ``{"concise": 64, "detailed": 160}``: new tokens each answer
+must be able to reach, the detailed one 1.6-3.2x the concise one (see
+:mod:`collabzoo.envs.answer_length`).
+
 ## Version History
 - v0: first version; the reward of the MAGRPO paper with whole-word transition matching and
   J(empty, empty) = 0.
@@ -118,7 +122,14 @@ __all__ = ["TLDREnv"]
 class TLDREnv(WritingEnv):
     """collabzoo/TLDR-v1 (see the module docstring)."""
 
-    metadata = {"name": "tldr_v1", "render_modes": ["ansi"], "is_parallelizable": True}
+    metadata = {
+        "name": "tldr_v1",
+        "render_modes": ["ansi"],
+        "is_parallelizable": True,
+        # concise: a few sentences; detailed: 1.6-3.2x as many characters (2.5x the budget)
+        "answer_tokens": {"concise": 64, "detailed": 160},
+        "answer_tokens_note": "the detailed summary must be 1.6-3.2x as long as the concise one",
+    }
     roles = ("concise", "detailed")
     spec = TLDR_SPEC
     bundled_name = "tldr"

@@ -1,0 +1,54 @@
+"""Each collabzoo env declares how long its answers must be able to get, and budgets are checked."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+import collabzoo
+from collabzoo.envs.answer_length import (
+    GenerationLengthWarning,
+    answer_tokens,
+    check_max_new_tokens,
+    tokens_needed,
+)
+from collabzoo.envs.registration import spec
+from collabzoo.trainers.config import MAGRPOConfig
+
+COLLABZOO_IDS = [e.id for e in collabzoo.list_envs() if e.id.startswith("collabzoo/")]
+
+
+def _env_class(env_id):
+    module, _, attr = spec(env_id).entry_point.partition(":")
+    return getattr(__import__(module, fromlist=[attr]), attr)
+
+
+@pytest.mark.parametrize("env_id", COLLABZOO_IDS)
+def test_every_collabzoo_env_declares_its_answer_length(env_id):
+    cls = _env_class(env_id)
+    declared = answer_tokens(cls)
+    assert set(declared) == set(cls.roles)
+    assert all(isinstance(n, int) and n >= 32 for n in declared.values())
+    assert cls.metadata["answer_tokens_note"]
+    assert check_max_new_tokens(cls, tokens_needed(cls), warn=False) == []
+
+
+def test_the_trainers_default_length_cannot_reach_arxivs_gate():
+    # issue 14: with max_new_tokens 64 every ArXiv reward is 0; the check says so, per agent
+    cls = _env_class("collabzoo/ArxivExpansion-v0")
+    with pytest.warns(GenerationLengthWarning, match="128-256 words") as caught:
+        messages = check_max_new_tokens(cls, MAGRPOConfig().max_new_tokens)
+    assert len(messages) == len(caught) == 2
+    assert "'background'" in messages[0] and "max_new_tokens >= 192" in messages[0]
+    assert check_max_new_tokens(cls, 200, warn=False) == [messages[1].replace("=64", "=200")]
+
+
+def test_an_env_that_declares_nothing_is_never_warned_about():
+    class Plain:
+        metadata = {"name": "plain"}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_max_new_tokens(Plain(), 1) == []
+    assert tokens_needed(Plain) is None and answer_tokens(object()) == {}
