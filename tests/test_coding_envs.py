@@ -59,6 +59,9 @@ def test_seeded_episodes_repeat(env_id, pool):
 def test_splits_and_bad_arguments():
     assert [len(load_humaneval(split=s)) for s in ("eval", "train", "all")] == [32, 132, 164]
     assert load_humaneval(split="train")[0]["task_id"] == "HumanEval/32"
+    paper = load_humaneval(split="paper_train")
+    assert (len(paper), paper[0]["task_id"], paper[-1]["task_id"]) == (130, "HumanEval/33",
+                                                                      "HumanEval/162")
     assert [len(load_coop_humaneval("bundled", split=s)) for s in ("eval", "train", "all")] == [16, 4, 20]
     with pytest.raises(ValueError, match="split"):
         load_humaneval(split="test")

@@ -107,8 +107,10 @@ Arguments:
       (``"openai/openai_humaneval"``, split ``test``) or a local ``.jsonl``/``.parquet``
       path in the same schema.
     - ``split``: ``"eval"`` = problems 0-31 (the held-out problems of the CoMLRL paper's
-      setup), ``"train"`` = problems 32-163, ``"all"`` = 0-163. Selected by the number in
-      ``task_id`` (``HumanEval/N``), or by position for records without one.
+      setup), ``"train"`` = problems 32-163, ``"all"`` = 0-163, ``"paper_train"`` =
+      problems 33-162 (the authors' configs read ``test[33:163]``, leaving out 32 and 163).
+      Selected by the number in ``task_id`` (``HumanEval/N``), or by position for records
+      without one.
     - ``max_items``: keep the first ``max_items`` problems of the split.
     - ``num_turns`` (default 1), ``render_mode`` (``"ansi"`` or ``None``).
     - ``max_workers``: sandbox processes for batched scoring (default: cores).
@@ -138,7 +140,7 @@ Version History:
       of *all* tests, which could be a held-out one (in training and in evaluation); it now
       shows only visible tests (``feedback=``, default ``"first_assert"``). The reward is
       unchanged. Later added ``combine`` and ``thin_wrapper`` (defaults unchanged) to
-      reproduce the authors' choices.
+      reproduce the authors' choices, and the split ``paper_train``.
     - v1: with ``num_turns > 1`` the reward of turn t is the improvement of the joint score
       over turn t-1 (turn 1: the score), so an episode's undiscounted return is its final
       score and solving earlier is worth more under a discount; ``infos[agent]["score"]``
@@ -174,7 +176,8 @@ __all__ = ["SPLITS", "HumanEvalEnv", "load_humaneval"]
 BUNDLED_DIR = Path(__file__).parent / "data" / "humaneval"
 HUB_ID = "openai/openai_humaneval"
 #: split name -> problem numbers
-SPLITS: dict[str, range] = {"eval": range(0, 32), "train": range(32, 164), "all": range(0, 164)}
+SPLITS: dict[str, range] = {"eval": range(0, 32), "train": range(32, 164), "all": range(0, 164),
+                            "paper_train": range(33, 163)}
 _NUMBER = re.compile(r"(\d+)$")
 
 
