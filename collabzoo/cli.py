@@ -1,4 +1,4 @@
-"""The ``collabzoo`` command: ``collabzoo envs | train | eval | plot``.
+"""The ``collabzoo`` command: ``collabzoo envs | presets | train | eval | plot``.
 
 Each subcommand is a pair of functions, ``_add_<name>(subparsers)`` and ``_run_<name>(args)``;
 heavy imports (torch, transformers) happen inside ``_run_*`` so that ``collabzoo envs``
@@ -28,6 +28,21 @@ def _run_envs(args: argparse.Namespace) -> int:
     print(f"{'id':<{width}}  {'agents':<{awidth}}  description")
     for info, names in zip(infos, agents, strict=True):
         print(f"{info.id:<{width}}  {names:<{awidth}}  {info.description}")
+    return 0
+
+
+def _add_presets(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("presets", help="list the shipped run settings (train --preset)")
+    p.set_defaults(run=_run_presets)
+
+
+def _run_presets(args: argparse.Namespace) -> int:
+    from collabzoo.presets import list_presets, load_preset
+
+    presets = [load_preset(name) for name in list_presets()]
+    width = max(len(p.name) for p in presets)
+    for preset in presets:
+        print(f"{preset.name:<{width}}  {preset.env:<28}  {preset.description}")
     return 0
 
 
@@ -251,6 +266,9 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="training steps (config field steps)")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
                    help="env constructor arguments, e.g. dataset=bundled split=train num_turns=2")
+    p.add_argument("--preset", metavar="NAME",
+                   help="start from a shipped preset (`collabzoo presets` lists them); "
+                        "--config and the other options override it")
     p.add_argument("--config", metavar="FILE.yaml",
                    help="config fields as a YAML mapping (may also hold env, model, env_kwargs)")
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", dest="overrides",
@@ -269,6 +287,7 @@ def _run_train(args: argparse.Namespace) -> int:
     from collabzoo.envs.data import DatasetUnavailableError
     from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
     from collabzoo.envs.registration import UnknownEnvError, spec
+    from collabzoo.presets import load_preset, run_settings
     from collabzoo.trainers.config import MAGRPOConfig, parse_overrides
 
     def fail(message: str) -> int:
@@ -281,7 +300,7 @@ def _run_train(args: argparse.Namespace) -> int:
         if args.steps is not None:
             overrides["steps"] = args.steps
         if args.resume:
-            if args.env or args.model or args.env_kwargs or args.config:
+            if args.env or args.model or args.env_kwargs or args.config or args.preset:
                 return fail("--resume continues a run as its config.yaml says: give only "
                             "--steps and --set with it")
             from collabzoo.trainers.magrpo import MAGRPOTrainer
@@ -290,16 +309,22 @@ def _run_train(args: argparse.Namespace) -> int:
             trainer.train(resume=True)
             print(f"resumed {args.resume} to step {trainer.step}")
             return 0
+        run: dict = {}  # env, env_kwargs, model: the preset's, then the file's
         values: dict = {}
+        if args.preset:
+            preset = load_preset(args.preset)
+            run = {"env": preset.env, "model": preset.model, "env_kwargs": preset.env_kwargs}
+            values = dict(preset.config)
         if args.config:
             with open(args.config, encoding="utf-8") as f:
-                values = yaml.safe_load(f) or {}
-            if not isinstance(values, dict):
+                loaded = yaml.safe_load(f) or {}
+            if not isinstance(loaded, dict):
                 return fail(f"{args.config} must hold a mapping of config fields")
-            values = dict(values.get("config", values))  # a run's config.yaml works too
-        env_id = args.env or values.pop("env", None)
-        model = args.model or values.pop("model", None)
-        file_env_kwargs = values.pop("env_kwargs", None) or {}
+            file_run, file_values = run_settings(loaded)  # a run's config.yaml works too
+            run, values = {**run, **file_run}, {**values, **file_values}
+        env_id = args.env or run.get("env")
+        model = args.model or run.get("model")
+        file_env_kwargs = run.get("env_kwargs") or {}
         if not env_id or not model or not (args.output or values.get("output_dir")):
             return fail("give --env, --model and --output (or --resume DIR)")
         spec(env_id)
@@ -339,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_envs(subparsers)
+    _add_presets(subparsers)
     _add_train(subparsers)
     _add_eval(subparsers)
     _add_plot(subparsers)
