@@ -286,3 +286,20 @@ def test_a_hostile_candidate_does_not_disturb_the_next_one(pool):
         run_one(pool, HOSTILE[name])
     result, _ = run_one(pool, "def f(x):\n    return x + 1\n")
     assert result.passed == 1
+
+
+def test_the_server_module_is_standard_library_only():
+    # it runs as a script under `python -I -S`: an import beyond the standard library (or of
+    # collabzoo) would fail there, or pull trainer code into the process that forks candidates
+    import ast
+    import sys
+
+    from collabzoo.envs.coding.sandbox import pool, server
+
+    tree = ast.parse(open(server.__file__, encoding="utf-8").read())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported - {"__future__"} <= set(sys.stdlib_module_names), imported
+    assert pool._SERVER_SCRIPT == os.path.realpath(server.__file__)
