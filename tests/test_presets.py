@@ -47,6 +47,7 @@ def test_paper_presets_hold_the_authors_settings(name):
     assert preset.model == ("Qwen/Qwen3-1.7B" if writing else "Qwen/Qwen2.5-Coder-3B")
     assert c["agent_sharing"] == "copies" and c["num_generations"] == 4
     assert c["max_new_tokens"] == 256
+    assert c["chat_template"] == "false" and c["enable_thinking"] is False  # raw prompt text
     if writing:
         assert (c["learning_rate"], c["temperature"], c["top_p"]) == (5e-6, 0.7, 0.9)
         assert preset.env_kwargs["max_items"] == 1000
