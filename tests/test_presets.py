@@ -91,13 +91,13 @@ def test_presets_command_lists_them(capsys):
 def test_train_with_a_preset_then_overrides(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--preset", "cpu-tldr", "--model", "tiny", "--steps", "1",
-                 "--set", "num_generations=2", "max_new_tokens=4", "num_threads=1",
+                 "--set", "num_generations=3", "max_new_tokens=4", "num_threads=1",
                  "progress_bar=false", "report_to=", "--output", str(out)])
     assert code == 0, capsys.readouterr().err
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["env"] == "collabzoo/TLDR-v0" and saved["model"] == "tiny"
     assert saved["env_kwargs"] == {"dataset": "bundled", "split": "train"}
-    assert saved["config"]["learning_rate"] == 1e-4 and saved["config"]["save_every"] == 5
-    assert saved["config"]["num_generations"] == 2 and saved["config"]["steps"] == 1
+    assert saved["config"]["learning_rate"] == 1e-4 and saved["config"]["save_every"] == 1
+    assert saved["config"]["num_generations"] == 3 and saved["config"]["steps"] == 1
     assert main(["train", "--preset", "nope", "--output", str(tmp_path / "x")]) == 2
     assert "no preset named 'nope'" in capsys.readouterr().err
