@@ -36,7 +36,7 @@ def test_every_collabzoo_env_declares_its_answer_length(env_id):
 
 def test_the_trainers_default_length_cannot_reach_arxivs_gate():
     # issue 14: with max_new_tokens 64 every ArXiv reward is 0; the check says so, per agent
-    cls = _env_class("collabzoo/ArxivExpansion-v0")
+    cls = _env_class("collabzoo/ArxivExpansion-v1")
     with pytest.warns(GenerationLengthWarning, match="128-256 words") as caught:
         messages = check_max_new_tokens(cls, MAGRPOConfig().max_new_tokens)
     assert len(messages) == len(caught) == 2

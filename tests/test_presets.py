@@ -85,7 +85,7 @@ def test_run_settings_reads_both_shapes():
 def test_presets_command_lists_them(capsys):
     assert main(["presets"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in PAPER + CPU) and "collabzoo/HumanEval-v0" in out
+    assert all(name in out for name in PAPER + CPU) and "collabzoo/HumanEval-v1" in out
 
 
 def test_train_with_a_preset_then_overrides(tmp_path, capsys):
@@ -95,7 +95,7 @@ def test_train_with_a_preset_then_overrides(tmp_path, capsys):
                  "progress_bar=false", "report_to=", "--output", str(out)])
     assert code == 0, capsys.readouterr().err
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["env"] == "collabzoo/TLDR-v0" and saved["model"] == "tiny"
+    assert saved["env"] == "collabzoo/TLDR-v1" and saved["model"] == "tiny"
     assert saved["env_kwargs"] == {"dataset": "bundled", "split": "train"}
     assert saved["config"]["learning_rate"] == 1e-4 and saved["config"]["save_every"] == 1
     assert saved["config"]["num_generations"] == 3 and saved["config"]["steps"] == 1

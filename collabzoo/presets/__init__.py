@@ -18,7 +18,7 @@ Settings are layered: the preset, then ``--config FILE.yaml``, then ``--env``, `
 True
 >>> preset = load_preset("cpu-arxiv")
 >>> preset.env, preset.model, preset.config["max_new_tokens"]
-('collabzoo/ArxivExpansion-v0', 'smollm2-135m', 256)
+('collabzoo/ArxivExpansion-v1', 'smollm2-135m', 256)
 """
 
 from __future__ import annotations
