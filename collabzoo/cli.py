@@ -77,7 +77,9 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
                    help="results folder (default: results/<env name>-<protocol>)")
     p.add_argument("--batch-size", type=int, default=8,
                    help="episodes run together (one generate call per agent and round)")
-    p.add_argument("--max-new-tokens", type=int, default=128, help="most tokens per answer")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="most tokens per answer (default: the length the env declares its "
+                        "answers need, else 128; a smaller value warns)")
     p.add_argument("--temperature", type=float, default=0.0,
                    help="sampling temperature (default 0: greedy)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
@@ -99,6 +101,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     import collabzoo
     from collabzoo.agents.base import SamplingConfig
     from collabzoo.agents.specs import AgentSpecError, build_agents
+    from collabzoo.envs.answer_length import check_max_new_tokens, tokens_needed
     from collabzoo.envs.contract import env_features
     from collabzoo.envs.data import DatasetUnavailableError
     from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
@@ -116,6 +119,10 @@ def _run_eval(args: argparse.Namespace) -> int:
         print(f"collabzoo eval: cannot make {args.env}: {error}", file=sys.stderr)
         return 2
     roles = list(env.possible_agents)
+    if args.max_new_tokens is None:  # the length the env declares its answers need
+        args.max_new_tokens = tokens_needed(env) or 128
+    else:
+        check_max_new_tokens(env, args.max_new_tokens)
     sampling = SamplingConfig(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p
     )

@@ -14,7 +14,6 @@ from collabzoo.envs.answer_length import (
     tokens_needed,
 )
 from collabzoo.envs.registration import spec
-from collabzoo.trainers.config import MAGRPOConfig
 
 COLLABZOO_IDS = [e.id for e in collabzoo.list_envs() if e.id.startswith("collabzoo/")]
 
@@ -34,11 +33,12 @@ def test_every_collabzoo_env_declares_its_answer_length(env_id):
     assert check_max_new_tokens(cls, tokens_needed(cls), warn=False) == []
 
 
-def test_the_trainers_default_length_cannot_reach_arxivs_gate():
-    # issue 14: with max_new_tokens 64 every ArXiv reward is 0; the check says so, per agent
+def test_the_old_default_length_cannot_reach_arxivs_gate():
+    # issue 14: with max_new_tokens 64 (the trainer's old default) every ArXiv reward is 0;
+    # the check says so, per agent
     cls = _env_class("collabzoo/ArxivExpansion-v1")
     with pytest.warns(GenerationLengthWarning, match="128-256 words") as caught:
-        messages = check_max_new_tokens(cls, MAGRPOConfig().max_new_tokens)
+        messages = check_max_new_tokens(cls, 64)
     assert len(messages) == len(caught) == 2
     assert "'background'" in messages[0] and "max_new_tokens >= 192" in messages[0]
     assert check_max_new_tokens(cls, 200, warn=False) == [messages[1].replace("=64", "=200")]
@@ -52,3 +52,33 @@ def test_an_env_that_declares_nothing_is_never_warned_about():
         warnings.simplefilter("error")
         assert check_max_new_tokens(Plain(), 1) == []
     assert tokens_needed(Plain) is None and answer_tokens(object()) == {}
+
+
+def test_trainer_takes_the_envs_length_unless_set_and_warns_below_it():
+    pytest.importorskip("torch")
+    from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
+
+    def trainer(**fields):
+        return MAGRPOTrainer("collabzoo/ArxivExpansion-v1", env_kwargs={"dataset": "bundled"},
+                             model="tiny", config=MAGRPOConfig(steps=1, **fields))
+
+    assert MAGRPOConfig().max_new_tokens is None
+    assert trainer().config.max_new_tokens == 256
+    with pytest.warns(GenerationLengthWarning, match="'method'"):
+        assert trainer(max_new_tokens=200).config.max_new_tokens == 200
+
+
+def test_eval_takes_the_envs_length_unless_set(tmp_path):
+    from collabzoo.cli import main
+    from collabzoo.evaluation.results import load_results
+
+    def run(*extra):
+        out = tmp_path / f"r{len(extra)}"
+        assert main(["eval", "--env", "collabzoo/TLDR-v1", "--agents", "random:1",
+                     "--env-kwargs", "dataset=bundled", "split=test", "--episodes", "1",
+                     "--no-progress", "--output", str(out), *extra]) == 0
+        return load_results(out)[0]["sampling"]["max_new_tokens"]
+
+    assert run() == 160
+    with pytest.warns(GenerationLengthWarning, match="'detailed'"):
+        assert run("--max-new-tokens", "100") == 100

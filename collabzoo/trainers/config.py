@@ -52,8 +52,10 @@ class MAGRPOConfig:
     # --- generation ---
     num_generations: int = 4
     """G: completions each agent samples for each observation (the group of a baseline)."""
-    max_new_tokens: int = 64
-    """Most tokens of one completion."""
+    max_new_tokens: int | None = None
+    """Most tokens of one completion. None: the env's declared answer length
+    (``metadata["answer_tokens"]``, :mod:`collabzoo.envs.answer_length`), else 64; a set value
+    below it warns (it cannot reach the maximum reward)."""
     temperature: float = 1.0
     """Sampling temperature during training (> 0)."""
     top_p: float = 1.0
@@ -174,7 +176,7 @@ class MAGRPOConfig:
         positive = ("steps", "batch_size", "max_new_tokens", "num_iterations", "micro_batch_size",
                     "max_bad_steps", "eval_tasks", "max_turns")
         for name in positive:
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 yield f"{name} must be >= 1, got {getattr(self, name)}"
         for name in ("eval_every", "save_every", "warmup_steps", "top_k"):
             if getattr(self, name) < 0:

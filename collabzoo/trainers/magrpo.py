@@ -58,6 +58,7 @@ import numpy as np
 import torch
 
 from collabzoo.agents.base import Policy, Samples, SamplingConfig
+from collabzoo.envs.answer_length import check_max_new_tokens, tokens_needed
 from collabzoo.envs.contract import EnvFeatures, TextParallelEnv, env_features
 from collabzoo.trainers.advantages import compute_advantages, marginal_advantages
 from collabzoo.trainers.checkpoint import (
@@ -77,6 +78,9 @@ from collabzoo.trainers.metrics import MetricsLogger, plot_reward_curve
 from collabzoo.trainers.rollout import Rollout, rollout
 
 __all__ = ["AgentBatch", "MAGRPOTrainer", "TrainingDiverged"]
+
+#: ``max_new_tokens`` for an env that declares no answer length (``metadata["answer_tokens"]``).
+DEFAULT_MAX_NEW_TOKENS = 64
 
 
 class TrainingDiverged(RuntimeError):
@@ -280,6 +284,11 @@ class MAGRPOTrainer:
         self._make_env = _make_env_factory(env, self.env_kwargs)
         self._env_target = env
         self.env = self._make_env()
+        if self.config.max_new_tokens is None:  # the length the env declares its answers need
+            self.config = dataclasses.replace(
+                self.config, max_new_tokens=tokens_needed(self.env) or DEFAULT_MAX_NEW_TOKENS)
+        else:
+            check_max_new_tokens(self.env, self.config.max_new_tokens)
         self.features = env_features(self.env)  # checks the spaces; decides the extras
         self.agents: list[str] = list(self.features.agents)
         torch.manual_seed(self.config.seed)  # identical initialisation on every process
