@@ -60,3 +60,8 @@ def test_train_prints_where_the_curve_is_and_what_moved(tmp_path):
     assert (out / "reward_curve.png").stat().st_size > 0
     expected = reward_trend(out / "metrics.jsonl").describe()
     assert done.stdout.strip().splitlines()[-1] == expected
+
+
+def test_no_noise_figure_without_noise():
+    trend = reward_trend([{"reward/mean": 1.0}, {"reward/mean": 0.5}])
+    assert trend.describe() == "mean reward 1.000 (first 1 steps) -> 0.500 (last 1): -0.500"

@@ -50,10 +50,10 @@ class RewardTrend:
     def describe(self) -> str:
         """One line: the two means, the rise against the noise, and what else moved."""
         quarter = max(1, self.steps // 4)
-        ratio = f", {self.rise / self.noise:.1f}x" if self.noise > 0 else ""
         text = (f"mean reward {self.first:.3f} (first {quarter} steps) -> {self.last:.3f} "
-                f"(last {quarter}): {self.rise:+.3f}{ratio} the step-to-step noise "
-                f"({self.noise:.3f})")
+                f"(last {quarter}): {self.rise:+.3f}")
+        if self.noise > 0:
+            text += f", {self.rise / self.noise:.1f}x the step-to-step noise ({self.noise:.3f})"
         if self.moved:
             text += "; moved: " + ", ".join(
                 f"{name.removeprefix('reward/')} {a:.2f} -> {b:.2f}"
