@@ -18,7 +18,7 @@ def test_one_lora_step_moves_only_the_adapters(tmp_path):
     from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
 
     config = MAGRPOConfig(steps=1, batch_size=1, num_generations=2, max_new_tokens=16,
-                          dtype="bfloat16", learning_rate=1e-3, progress_bar=False,
+                          learning_rate=1e-3, progress_bar=False,
                           report_to=(), output_dir=str(tmp_path))
     try:
         trainer = MAGRPOTrainer(LengthRatioEnv, model="smollm2-135m", config=config)
