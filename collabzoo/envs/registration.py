@@ -17,11 +17,12 @@ import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import pettingzoo
 from pettingzoo import ParallelEnv
+
+from collabzoo.plugins import run_plugin_hooks
 
 __all__ = [
     "PLUGIN_GROUP",
@@ -107,16 +108,7 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    for entry in metadata.entry_points(group=PLUGIN_GROUP):
-        try:
-            hook = entry.load()
-            hook()
-        except Exception as error:  # a broken plugin must not break the built-in envs
-            warnings.warn(
-                f"collabzoo plugin {entry.name!r} ({entry.value}) failed to load: "
-                f"{type(error).__name__}: {error}",
-                stacklevel=3,
-            )
+    run_plugin_hooks(PLUGIN_GROUP, "env")
 
 
 def spec(id: str) -> EnvInfo:

@@ -3,7 +3,9 @@
 Layout of ``<output>/checkpoints/step-N/``::
 
     agents/<agent name>/    each policy's ``save`` (LoRA adapter or full model)
-    optimizer.pt            {agent: optimizer state}, {agent: scheduler state}
+    optimizer.pt            {agent: optimizer state}, {agent: scheduler state} (an
+                            algorithm's extra module ``m`` under ``module:m``)
+    algorithm.pt            the algorithm's state (e.g. critic parameters), when it has any
     rng_state_<rank>.pt     Python, NumPy and torch RNG states of each process
     trainer_state.json      step, counters, and the config (written last)
 
@@ -52,6 +54,7 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     rank: int = 0,
     barrier: Callable[[], None] = lambda: None,
+    algorithm_state: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``<checkpoints_dir>/step-<step>/`` (see the module docstring); every process calls
     it (each writes its RNG state), process 0 writes the rest and renames. Returns the folder."""
@@ -67,6 +70,8 @@ def save_checkpoint(
         torch.save({"optimizers": {a: o.state_dict() for a, o in optimizers.items()},
                     "schedulers": {a: s.state_dict() for a, s in schedulers.items()}},
                    tmp / "optimizer.pt")
+        if algorithm_state:
+            torch.save(algorithm_state, tmp / "algorithm.pt")
     barrier()
     torch.save(_rng_state(), tmp / f"rng_state_{rank}.pt")
     barrier()
@@ -101,7 +106,8 @@ def load_checkpoint(
     rank: int = 0,
 ) -> dict[str, Any]:
     """Restore policies, optimizers, schedulers and this process's RNG states in place;
-    return the trainer state (``step`` and counters)."""
+    return the trainer state (``step`` and counters), with the algorithm's state under
+    ``"algorithm_state"`` when the checkpoint has one."""
     path = Path(path)
     for name, policy in policies.items():
         policy.load(str(path / "agents" / name))
@@ -122,7 +128,10 @@ def load_checkpoint(
             "with the same number of processes"
         )
     _set_rng_state(torch.load(rng_path, weights_only=False))
-    return json.loads((path / "trainer_state.json").read_text())
+    state = json.loads((path / "trainer_state.json").read_text())
+    if (path / "algorithm.pt").exists():
+        state["algorithm_state"] = torch.load(path / "algorithm.pt", weights_only=False)
+    return state
 
 
 def prune_checkpoints(checkpoints_dir: str | os.PathLike, keep: int | None) -> None:

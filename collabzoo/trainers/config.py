@@ -1,8 +1,11 @@
-"""The one configuration dataclass of the MAGRPO trainer.
+"""The configuration dataclasses of the training loop.
 
-Every field carries its help text as an attribute docstring (read by :func:`field_docs` for
-the CLI's ``--set`` help and for error messages), grouped under comments. Importing this
-module does not import torch.
+:class:`TrainerConfig` holds the fields of the shared loop (run, data, generation, rollout,
+loss, optimizer, agents, evaluation, logging); every algorithm's config is a subclass that
+adds its own fields (and may change defaults): :class:`MAGRPOConfig` adds ``advantage``, the
+actor-critics add the critic's. Every field carries its help text as an attribute docstring
+(read by :func:`field_docs` for the CLI's ``--set`` help and for error messages), grouped
+under comments. Importing this module does not import torch.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ import inspect
 import textwrap
 import typing
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from collabzoo.envs.contract import MAX_TURNS
 from collabzoo.envs.kwargs import convert_value
 
-__all__ = ["MAGRPOConfig", "config_help", "field_docs", "parse_overrides"]
+__all__ = ["MAGRPOConfig", "TrainerConfig", "config_help", "field_docs", "parse_overrides"]
 
 JointMode = Literal["aligned", "cross"]
 AdvantageName = Literal["mean", "rloo", "max", "none"]
@@ -31,8 +34,12 @@ TeamReward = Literal["mean", "min", "max"]
 
 
 @dataclass
-class MAGRPOConfig:
-    """Hyper-parameters of :class:`~collabzoo.trainers.MAGRPOTrainer` (arXiv 2508.04652)."""
+class TrainerConfig:
+    """Hyper-parameters of the shared loop (:class:`~collabzoo.trainers.Trainer`); each
+    algorithm's config extends it."""
+
+    #: Smallest G the algorithm accepts (a group baseline needs two samples).
+    min_generations: ClassVar[int] = 2
 
     # --- run ---
     steps: int = 100
@@ -85,9 +92,6 @@ class MAGRPOConfig:
     without ``reward_max`` have no ``return_normalized``: the threshold does not apply."""
 
     # --- advantages ---
-    advantage: AdvantageName = "mean"
-    """Baseline over siblings: ``mean`` (MAGRPO), ``rloo`` (leave-one-out), ``max``, ``none``
-    (plain REINFORCE)."""
     scale: ScaleName = "group"
     """Divide advantages by the std (+ ``scale_eps``) of the ``group``, of the whole ``batch``,
     or ``none``."""
@@ -170,7 +174,7 @@ class MAGRPOConfig:
         self.report_to = tuple(self.report_to)
         problems = list(_type_problems(self)) or list(self._problems())
         if problems:
-            raise ValueError("invalid MAGRPOConfig:\n  - " + "\n  - ".join(problems))
+            raise ValueError(f"invalid {type(self).__name__}:\n  - " + "\n  - ".join(problems))
 
     def _problems(self):  # one generator of messages, each saying what to do
         positive = ("steps", "batch_size", "max_new_tokens", "num_iterations", "micro_batch_size",
@@ -183,9 +187,11 @@ class MAGRPOConfig:
                 yield f"{name} must be >= 0, got {getattr(self, name)}"
         if self.num_threads is not None and self.num_threads < 1:
             yield f"num_threads must be >= 1 or None, got {self.num_threads}"
-        if self.num_generations < 2:
-            yield (f"num_generations must be >= 2 (a group baseline needs at least two samples), "
-                   f"got {self.num_generations}")
+        if self.num_generations < self.min_generations:
+            yield (f"num_generations must be >= {self.min_generations} (a group baseline needs "
+                   f"at least two samples), got {self.num_generations}")
+        elif self.scale == "group" and self.num_generations < 2:
+            yield "scale='group' needs num_generations >= 2: use scale=none or scale=batch"
         gbs = self.generation_batch_size
         if gbs is not None and (gbs < self.num_generations or gbs % self.num_generations):
             yield (f"generation_batch_size ({gbs}) must be a multiple of num_generations "
@@ -228,45 +234,65 @@ class MAGRPOConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> MAGRPOConfig:
+    def from_dict(cls, values: dict[str, Any]) -> TrainerConfig:
         """Build from a mapping; an unknown key is an error naming the closest field."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = [k for k in values if k not in names]
         if unknown:
-            raise ValueError(_unknown_message(unknown[0], names, "MAGRPOConfig field"))
+            raise ValueError(_unknown_message(unknown[0], names, f"{cls.__name__} field"))
         return cls(**values)
 
 
+@dataclass
+class MAGRPOConfig(TrainerConfig):
+    """Hyper-parameters of MAGRPO (arXiv 2508.04652): the loop's, plus its baseline."""
+
+    # --- advantages ---
+    advantage: AdvantageName = "mean"
+    """Baseline over siblings: ``mean`` (MAGRPO), ``rloo`` (leave-one-out), ``max``, ``none``
+    (plain REINFORCE)."""
+
+
 # --------------------------------------------------------------------- help text and parsing
+def _config_classes(cls: type) -> list[type]:
+    """The dataclasses of ``cls``'s ancestry, base first (each holds some of the fields)."""
+    return [k for k in reversed(cls.__mro__) if dataclasses.is_dataclass(k)]
+
+
 def field_docs(cls: type = MAGRPOConfig) -> dict[str, str]:
-    """``{field name: its attribute docstring}``, read from the class source."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    body = tree.body[0].body  # type: ignore[attr-defined]
+    """``{field name: its attribute docstring}``, read from the source of the class and its
+    base config classes (a subclass's docstring of a field wins)."""
     docs: dict[str, str] = {}
-    for node, nxt in zip(body, body[1:], strict=False):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)):
-            docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    for klass in _config_classes(cls):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        body = tree.body[0].body  # type: ignore[attr-defined]
+        for node, nxt in zip(body, body[1:], strict=False):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)):
+                docs[node.target.id] = " ".join(str(nxt.value.value).split())
     return docs
 
 
 def config_help(cls: type = MAGRPOConfig) -> str:
-    """The config fields grouped as in the class, each with its type, default and docstring
-    (the CLI's ``--set`` help)."""
+    """The config fields grouped as in the classes (base first), each with its type, default
+    and docstring (the CLI's ``--set`` help)."""
     docs = field_docs(cls)
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     lines = ["config fields (--set FIELD=VALUE, or --config FILE.yaml):"]
-    for line in inspect.getsource(cls).splitlines():
-        stripped = line.strip()
-        if stripped.startswith("# ---"):
-            lines.append("")
-            lines.append("  " + stripped.strip("# -") + ":")
-            continue
-        name = stripped.split(":")[0]
-        if name in docs and stripped.startswith(f"{name}:"):
-            lines.append(f"    {name} ({_type_name(hints[name])}, default {defaults[name]!r})")
-            lines += ["        " + w for w in textwrap.wrap(docs[name], 84)]
+    shown: set[str] = set()
+    for klass in _config_classes(cls):
+        for line in inspect.getsource(klass).splitlines():
+            stripped = line.strip()
+            if stripped.startswith("# ---"):
+                lines.append("")
+                lines.append("  " + stripped.strip("# -") + ":")
+                continue
+            name = stripped.split(":")[0]
+            if name in docs and name not in shown and stripped.startswith(f"{name}:"):
+                shown.add(name)
+                lines.append(f"    {name} ({_type_name(hints[name])}, default {defaults[name]!r})")
+                lines += ["        " + w for w in textwrap.wrap(docs[name], 84)]
     return "\n".join(lines)
 
 
@@ -302,7 +328,7 @@ def parse_overrides(
     return values
 
 
-def _type_problems(config: MAGRPOConfig):
+def _type_problems(config: TrainerConfig):
     hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)

@@ -189,6 +189,7 @@ def rollout(
     team_reward: str = "mean",
     max_turns: int = MAX_TURNS,
     timing: dict[str, float] | None = None,
+    return_before: Sequence[float] | None = None,
 ) -> Rollout:
     """Grow the rollout trees of B freshly reset envs turn by turn, then set every return.
 
@@ -208,6 +209,8 @@ def rollout(
         team_reward: A key of :data:`~collabzoo.envs.contract.TEAM_REWARDS`.
         max_turns: Turn limit for envs without ``num_turns``.
         timing: If given, ``generate_s`` and ``score_s`` (seconds) are added to it.
+        return_before: (B,) the team return of turns already played in each env (when the
+            roots are mid-episode states); default 0.
     """
     timing = timing if timing is not None else {}
     timing.setdefault("generate_s", 0.0)
@@ -217,8 +220,9 @@ def rollout(
     agents = list(policies)
     G = num_generations
     choices = JOINT_MODES[joint_mode](G, len(agents))
+    before = return_before if return_before is not None else [0.0] * len(envs)
     level = [Node(env=env, observations=dict(obs), task=b, turn=0,
-                  live=[a for a in agents if a in obs])
+                  live=[a for a in agents if a in obs], return_before=before[b])
              for b, (env, obs) in enumerate(zip(envs, observations, strict=True))]
     levels: list[list[Node]] = []
     active: dict[str, list[list[int]]] = {a: [] for a in agents}

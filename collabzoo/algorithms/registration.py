@@ -1,0 +1,113 @@
+"""Algorithm names -> entry points: the registry behind ``--algo NAME`` and ``collabzoo algos``.
+
+Like the env registry (:mod:`collabzoo.envs.registration`): :func:`register` records a name, a
+lazy ``"module:Class"`` entry point and a one-line description, so that listing the algorithms
+imports none of them (nor torch). Third-party packages add algorithms through the entry-point
+group ``collabzoo.algorithms``: each entry point names a callable that calls :func:`register`;
+plugins are loaded once, at the first :func:`spec`, :func:`load` or :func:`list_algorithms`.
+Registering a name twice with a different entry point is an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from collabzoo.plugins import run_plugin_hooks
+
+__all__ = [
+    "PLUGIN_GROUP",
+    "AlgorithmInfo",
+    "UnknownAlgorithmError",
+    "list_algorithms",
+    "load",
+    "register",
+    "spec",
+]
+
+PLUGIN_GROUP = "collabzoo.algorithms"
+
+
+class UnknownAlgorithmError(KeyError):
+    """No algorithm is registered under this name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class AlgorithmInfo:
+    """What the registry knows of an algorithm without importing it."""
+
+    name: str
+    entry_point: str | Callable[..., Any]
+    description: str = ""
+
+
+_INFOS: dict[str, AlgorithmInfo] = {}
+_plugins_loaded = False
+
+
+def register(name: str, entry_point: str | type, *, description: str = "") -> AlgorithmInfo:
+    """Register an :class:`~collabzoo.algorithms.base.Algorithm` class under ``name``.
+
+    Args:
+        name: What ``--algo`` takes, e.g. ``"magrpo"``.
+        entry_point: ``"module:Class"`` (imported at :func:`load`) or the class itself.
+        description: One line shown by ``collabzoo algos``.
+
+    Raises:
+        ValueError: ``name`` is registered with another entry point or description
+            (registering the identical algorithm again is a no-op).
+    """
+    if isinstance(entry_point, str) and entry_point.count(":") != 1:
+        raise ValueError(f"entry_point must look like 'package.module:Class', got {entry_point!r}")
+    info = AlgorithmInfo(name, entry_point, description)
+    if _INFOS.get(name) == info:
+        return info
+    if name in _INFOS:
+        raise ValueError(f"algorithm {name!r} is already registered with another entry point; "
+                         "choose another name")
+    _INFOS[name] = info
+    return info
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    run_plugin_hooks(PLUGIN_GROUP, "algorithm")
+
+
+def spec(name: str) -> AlgorithmInfo:
+    """The registration of ``name``.
+
+    Raises:
+        UnknownAlgorithmError: No such name; the message suggests the closest ones.
+    """
+    _load_plugins()
+    if name in _INFOS:
+        return _INFOS[name]
+    close = difflib.get_close_matches(name.lower(), sorted(_INFOS), n=2, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise UnknownAlgorithmError(f"no algorithm is registered as {name!r}.{hint} Known: "
+                                f"{', '.join(sorted(_INFOS))} (`collabzoo algos` lists them)")
+
+
+def load(name: str) -> type:
+    """The Algorithm class registered as ``name`` (imports its module)."""
+    target = spec(name).entry_point
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+    return target  # type: ignore[return-value]
+
+
+def list_algorithms() -> list[AlgorithmInfo]:
+    """Every registered algorithm (built-in and plugins), in registration order."""
+    _load_plugins()
+    return list(_INFOS.values())
