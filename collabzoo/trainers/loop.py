@@ -74,7 +74,7 @@ from collabzoo.trainers.checkpoint import (
 from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.losses import aggregate_loss, loss_normalizer
 from collabzoo.trainers.metrics import MetricsLogger, plot_reward_curve
-from collabzoo.trainers.rollout import Node, Rollout, rollout
+from collabzoo.trainers.rollout import Node, Rollout, regrow, rollout
 
 if TYPE_CHECKING:
     from collabzoo.algorithms.base import Algorithm
@@ -433,29 +433,14 @@ class Trainer:
                            rollout_from=self._rollout_from)
 
     def _rollout_from(self, nodes: list[Node], G: int, sampling: SamplingConfig) -> list[Node]:
-        """New rollout trees grown from copies of ``nodes``: their roots, in the order of
-        ``nodes`` (each root's edges carry their returns); the remaining turn budget of each
-        node is kept. The training RNG is left untouched."""
         c = self.config
-        limit = self.features.turn_limit(c.max_turns)
-        trees = []
-        with torch.random.fork_rng(devices=[]):
-            for turn in sorted({node.turn for node in nodes}):
-                group = [n for n in nodes if n.turn == turn]
-                trees.append((group, rollout(
-                    [copy.deepcopy(n.env) for n in group], [n.observations for n in group],
-                    self.policies, num_generations=G, sampling=sampling,
-                    joint_mode=c.joint_mode, discount=c.discount,
-                    early_stop_threshold=c.early_stop_threshold,
-                    generation_batch_size=c.generation_batch_size, features=self.features,
-                    team_reward=c.team_reward, max_turns=limit - turn,
-                    return_before=[n.return_before for n in group])))
-        order = {id(n): i for i, n in enumerate(nodes)}
-        roots: list[Node] = list(nodes)
-        for group, tree in trees:
-            for node, root in zip(group, tree.levels[0], strict=True):
-                roots[order[id(node)]] = root
-        return roots
+        with torch.random.fork_rng(devices=[]):  # leaves the training RNG alone
+            return regrow(nodes, self.policies, num_generations=G, sampling=sampling,
+                          joint_mode=c.joint_mode, discount=c.discount,
+                          early_stop_threshold=c.early_stop_threshold,
+                          generation_batch_size=c.generation_batch_size,
+                          features=self.features, team_reward=c.team_reward,
+                          max_turns=c.max_turns)
 
     def _rollout(self, env: TextParallelEnv, episodes: list[dict[str, Any]], G: int,
                  sampling: SamplingConfig, joint_mode: str, discount: float,

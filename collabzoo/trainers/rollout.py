@@ -40,6 +40,7 @@ __all__ = [
     "concat_samples",
     "cross_choices",
     "generate",
+    "regrow",
     "rollout",
 ]
 
@@ -273,6 +274,36 @@ def rollout(
         timing["score_s"] += time.perf_counter() - t1
     compute_returns(levels, discount)
     return Rollout(levels=levels, active=active, samples=samples, choices=torch.tensor(choices))
+
+
+def regrow(nodes: Sequence[Node], policies: Mapping[str, Policy], *, num_generations: int,
+           features: EnvFeatures, max_turns: int = MAX_TURNS, **options: Any) -> list[Node]:
+    """New rollout trees grown from copies of existing ``nodes`` (e.g. a greedy continuation
+    of every node, for a baseline): each node's env is copied and its observations, agents
+    still in the episode and return so far are kept; the turn budget left is its own.
+
+    Args:
+        nodes: Nodes of a rollout tree (any turns).
+        policies, num_generations, features, **options: As :func:`rollout`.
+        max_turns: The turn limit of envs without ``num_turns`` (counted from the episode's
+            start, as in the tree of ``nodes``).
+
+    Returns:
+        The roots of the new trees, in the order of ``nodes``; each root's edges carry their
+        returns.
+    """
+    roots: list[Node | None] = [None] * len(nodes)
+    for turn in sorted({node.turn for node in nodes}):
+        where = [i for i, node in enumerate(nodes) if node.turn == turn]
+        tree = rollout([copy.deepcopy(nodes[i].env) for i in where],
+                       [{a: nodes[i].observations[a] for a in nodes[i].live} for i in where],
+                       policies,
+                       num_generations=num_generations, features=features,
+                       max_turns=max_turns - turn,
+                       return_before=[nodes[i].return_before for i in where], **options)
+        for i, root in zip(where, tree.levels[0], strict=True):
+            roots[i] = root
+    return roots  # type: ignore[return-value]
 
 
 def compute_returns(levels: list[list[Node]], discount: float) -> None:

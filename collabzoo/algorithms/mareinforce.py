@@ -1,0 +1,46 @@
+"""``mareinforce``: multi-agent REINFORCE, the policy gradient on the return with no baseline.
+
+Each joint action's advantage is its return itself::
+
+    A_k = R_k,    R_k = r_k + discount * mean(returns of the child's joint actions)
+
+divided by nothing (``scale="none"``, the default) or by a std (``scale="group"|"batch"``).
+Unbiased but high-variance; as there is no group, ``num_generations = 1`` is allowed (one
+sample per agent and node; then ``scale`` must not be ``group``). Each agent's sample gets the
+mean advantage of the joint actions it took part in, as in :mod:`~collabzoo.algorithms.magrpo`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from collabzoo.algorithms.magrpo import MAGRPO
+from collabzoo.trainers.config import ScaleName, TrainerConfig
+from collabzoo.trainers.rollout import Rollout
+
+__all__ = ["MAREINFORCE", "MAREINFORCEConfig"]
+
+
+@dataclass
+class MAREINFORCEConfig(TrainerConfig):
+    """Hyper-parameters of MAREINFORCE: the loop's, with G = 1 allowed and no scaling."""
+
+    min_generations: ClassVar[int] = 1
+
+    # --- advantages ---
+    scale: ScaleName = "none"
+    """Divide the returns by the std (+ ``scale_eps``) of the ``group`` (needs G >= 2), of the
+    whole ``batch``, or ``none`` (plain REINFORCE)."""
+
+
+class MAREINFORCE(MAGRPO):
+    """No baseline: the return is the advantage."""
+
+    name: ClassVar[str] = "mareinforce"
+    config_class: ClassVar[type[TrainerConfig]] = MAREINFORCEConfig
+
+    def baseline(self, returns: torch.Tensor, tree: Rollout, ctx) -> torch.Tensor:
+        return torch.zeros_like(returns)

@@ -1,0 +1,142 @@
+"""The algorithm family on a scripted two-turn tree (hand-computed advantages), the registry,
+and a learnable plain env on ``tiny`` for every algorithm.
+
+The scripted tree: :class:`ImproveEnv` (two agents answer digits; the joint score of turn t is
+``(a + b) * 10**(t-1)``; the reward of a turn is the improvement of the score, the collabzoo
+envs' multi-turn semantics), two turns, G = 2 aligned, sample j of every agent is ``str(j)``,
+discount 0.5. Joint action g is "both say g":
+
+    turn 1: scores [0, 2]          rewards [0, 2]
+    turn 2: scores [0, 20]         rewards from score 0: [0, 20]; from score 2: [-2, 18]
+    returns (rows = nodes, turn order):  root [0 + 0.5*10, 2 + 0.5*8] = [5, 6]
+                                         c0   [0, 20]
+                                         c1   [-2, 18]
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from trainer_fakes import CountingPolicy, DigitSumEnv
+
+from collabzoo import algorithms
+from collabzoo.agents.base import SamplingConfig
+from collabzoo.algorithms.base import StepContext
+from collabzoo.envs.contract import env_features
+from collabzoo.trainers.rollout import regrow, rollout
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+
+
+class ImproveEnv(DigitSumEnv):
+    turn_reward = "improvement"
+
+
+def _tree(num_generations=2):
+    env = ImproveEnv(num_turns=2, num_tasks=1)
+    obs, _ = env.reset(options={"task_index": 0})
+    policies = {"a": CountingPolicy(), "b": CountingPolicy()}
+    features = env_features(env)
+    tree = rollout([env], [obs], policies, num_generations=num_generations,
+                   sampling=SamplingConfig(), discount=0.5, features=features)
+
+    def rollout_from(nodes, G, sampling):
+        return regrow(nodes, policies, num_generations=G, sampling=sampling, discount=0.5,
+                      features=features)
+
+    ctx = StepContext(policies=policies, sampling=SamplingConfig(), gather=lambda x: [x],
+                      rank=0, rollout_from=rollout_from)
+    return tree, ctx
+
+
+def _credit(name, **config):
+    cls = algorithms.load(name)
+    config.setdefault("num_generations", 2)
+    tree, ctx = _tree(config["num_generations"])
+    algo = cls(cls.config_class(discount=0.5, **config), ["a", "b"])
+    return tree, algo.credit(tree, ctx)
+
+
+def _rows(credit, agent="a"):
+    return [t.tolist() if t is not None else None for t in credit.advantages[agent]]
+
+
+def test_scripted_tree_returns():
+    tree, _ = _tree()
+    assert tree.returns().tolist() == [[5.0, 6.0], [0.0, 20.0], [-2.0, 18.0]]
+
+
+def test_magrpo_advantages_by_hand():
+    _, credit = _credit("magrpo", scale="none")
+    # minus the group mean: root 5.5, c0 10, c1 8
+    assert _rows(credit) == [[-0.5, 0.5], [-10.0, 10.0, -10.0, 10.0]]
+    assert _rows(credit, "b") == _rows(credit)  # aligned: every agent gets the joint credit
+    _, scaled = _credit("magrpo")  # / (group std + 1e-4): std [0.7071, 14.142, 14.142]
+    expected = [0.5 / (math.sqrt(0.5) + 1e-4), 10 / (math.sqrt(200) + 1e-4)]
+    got = _rows(scaled)
+    assert got[0][1] == pytest.approx(expected[0]) and got[1][1] == pytest.approx(expected[1])
+    assert credit.metrics["frac_reward_zero_std"] == 0.0
+
+
+def test_mareinforce_advantages_are_the_returns():
+    _, credit = _credit("mareinforce")
+    assert _rows(credit) == [[5.0, 6.0], [0.0, 20.0, -2.0, 18.0]]
+
+
+def test_mareinforce_takes_one_generation():
+    cls = algorithms.load("mareinforce")
+    cls.config_class(num_generations=1)  # allowed
+    with pytest.raises(ValueError, match="scale='group' needs num_generations >= 2"):
+        cls.config_class(num_generations=1, scale="group")
+    with pytest.raises(ValueError, match="num_generations must be >= 2"):
+        algorithms.load("magrpo").config_class(num_generations=1)
+    _, credit = _credit("mareinforce", num_generations=1)
+    # G=1: both say "0" at both turns: rewards 0, returns 0
+    assert _rows(credit) == [[0.0], [0.0]]
+
+
+def test_marloo_advantages_by_hand():
+    _, credit = _credit("marloo")
+    # K=2: R_k minus the other one
+    assert _rows(credit) == [[-1.0, 1.0], [-20.0, 20.0, -20.0, 20.0]]
+
+
+def test_maremax_baseline_is_the_greedy_continuation():
+    _, credit = _credit("maremax")
+    # greedy = sample 0 = "0" for both: root: turn-1 reward 0, then turn-2 reward 0 -> 0;
+    # c0 (score 0 so far): reward 0 - 0 = 0; c1 (score 2 so far): reward 0 - 2 = -2
+    assert _rows(credit) == [[5.0, 6.0], [0.0, 20.0, 0.0, 20.0]]
+    assert credit.metrics["maremax/greedy_return"] == pytest.approx((0 + 0 - 2) / 3)
+
+
+def test_registry_lists_every_algorithm_and_suggests():
+    names = [a.name for a in algorithms.list_algorithms()]
+    assert names[:7] == ["magrpo", "mareinforce", "marloo", "maremax", "central", "iac", "maac"]
+    with pytest.raises(algorithms.UnknownAlgorithmError, match="Did you mean 'marloo'"):
+        algorithms.spec("marlo")
+    with pytest.raises(ValueError, match="already registered"):
+        algorithms.register("magrpo", "x.y:Z")
+
+
+def test_algorithms_listing_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from collabzoo.algorithms import list_algorithms; list_algorithms(); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_config_class_must_match_the_algorithm():
+    from collabzoo.trainers import MAGRPOConfig, Trainer
+
+    with pytest.raises(TypeError, match="'marloo' takes a MARLOOConfig, got a MAGRPOConfig"):
+        Trainer(DigitSumEnv, model="tiny", config=MAGRPOConfig(), algorithm="marloo")
+
+
+def test_tree_to_tensor_sanity():
+    tree, _ = _tree()
+    assert torch.equal(tree.choices, torch.tensor([[0, 0], [1, 1]]))
