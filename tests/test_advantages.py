@@ -78,3 +78,20 @@ def test_marginal_advantages_cross_by_hand():
 def test_group_advantages_rejects_singleton_groups():
     with pytest.raises(ValueError, match="K>=2"):
         group_advantages(torch.tensor([[1.0]]))
+
+
+def test_tree_gae_by_hand():
+    from collabzoo.trainers.advantages import tree_gae
+
+    # root 0 with K=2 joint actions: edge 0 -> node 1, edge 1 ends; node 1's two edges end
+    values = torch.tensor([1.0, 2.0])
+    rewards = torch.tensor([[0.5, 3.0], [1.0, 5.0]])
+    children = torch.tensor([[1, -1], [-1, -1]])
+    adv, targets = tree_gae(values, rewards, children, discount=0.5, lam=0.5)
+    # node 1: [1 - 2, 5 - 2] = [-1, 3], mean 1, target 3
+    # root edge 0: 0.5 + 0.5*2 - 1 + 0.5*0.5*1 = 0.75; edge 1: 3 - 1 = 2; target 1 + 1.375
+    assert adv.tolist() == [[0.75, 2.0], [-1.0, 3.0]]
+    assert targets.tolist() == [2.375, 3.0]
+    # lam = 1: the target is the mean Monte-Carlo return: root (0.5 + 0.5*3 + 3) / 2 = 2.5
+    _, mc = tree_gae(values, rewards, children, discount=0.5, lam=1.0)
+    assert mc.tolist() == [2.5, 3.0]

@@ -140,3 +140,49 @@ def test_config_class_must_match_the_algorithm():
 def test_tree_to_tensor_sanity():
     tree, _ = _tree()
     assert torch.equal(tree.choices, torch.tensor([[0, 0], [1, 1]]))
+
+
+# ----------------------------------------------------------------------------- actor-critics
+@pytest.mark.parametrize("name", ["iac", "maac"])
+def test_actor_critic_gae_by_hand(name):
+    # the critics start at V = 0 everywhere: with lambda = 0.5, discount = 0.5,
+    # c0: [0, 20], c1: [-2, 18]; root: [0 + 0.25 * 10, 2 + 0.25 * 8] = [2.5, 4]
+    _, credit = _credit(name, scale="none", gae_lambda=0.5)
+    assert _rows(credit) == [[2.5, 4.0], [0.0, 20.0, -2.0, 18.0]]
+    assert _rows(credit, "b") == _rows(credit)
+    _, mc = _credit(name, scale="none", gae_lambda=1.0)  # lambda = 1: the returns
+    assert _rows(mc) == [[5.0, 6.0], [0.0, 20.0, -2.0, 18.0]]
+    assert mc.metrics["critic/value_mean"] == 0.0
+
+
+def test_critic_texts_iac_own_observation_maac_joint():
+    from collabzoo.algorithms.maac import joint_observation
+
+    tree, _ = _tree()
+    root = tree.levels[0][0]
+    iac = algorithms.load("iac")(algorithms.load("iac").config_class(), ["a", "b"])
+    assert iac.view_text("a", root) == root.observations["a"]
+    assert joint_observation(root, ["a", "b"]) == (
+        f"[a]\n{root.observations['a']}\n[b]\n{root.observations['b']}")
+    assert list(iac.modules()) == ["critic/a", "critic/b"]
+    maac = algorithms.load("maac")(algorithms.load("maac").config_class(), ["a", "b"])
+    assert list(maac.modules()) == ["critic"]
+
+
+@pytest.mark.parametrize("name", ["iac", "maac"])
+def test_value_loss_falls_on_a_fixed_batch(name):
+    cls = algorithms.load(name)
+    tree, ctx = _tree()
+    algo = cls(cls.config_class(num_generations=2, discount=0.5, critic_learning_rate=1e-2),
+               ["a", "b"])
+    first = algo.credit(tree, ctx).metrics["critic/value_loss"]
+    params = [p for m in algo.modules().values() for p in m.module.parameters()]
+    optimizer = torch.optim.Adam(params, lr=1e-2)
+    for _ in range(100):
+        algo.credit(tree, ctx)  # targets move with the values (lambda < 1)
+        optimizer.zero_grad()
+        sum(algo.module_losses(tree).values()).backward()
+        optimizer.step()
+    last = algo.credit(tree, ctx).metrics
+    assert last["critic/value_loss"] < 0.1 * first, (first, last)
+    assert last["critic/explained_variance"] > 0.5

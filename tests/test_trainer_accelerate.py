@@ -58,9 +58,11 @@ def _check_two_ranks_in_sync(out: Path) -> None:
 
 
 @needs_accelerate
-@pytest.mark.parametrize("early_state", [False, True], ids=["trainer-first", "user-state-first"])
-def test_two_processes_stay_in_sync(tmp_path, early_state):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+@pytest.mark.parametrize(("early_state", "algo"), [(False, "magrpo"), (True, "magrpo"),
+                                                   (False, "maac")],
+                         ids=["trainer-first", "user-state-first", "maac-critic"])
+def test_two_processes_stay_in_sync(tmp_path, early_state, algo):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "ALGO": algo}
     if early_state:
         env["EARLY_PARTIAL_STATE"] = "1"
     _launch(["--multi_gpu", "--main_process_port", str(_free_port())], tmp_path, env)

@@ -6,7 +6,10 @@ Each joint action's advantage is its return itself::
 
 divided by nothing (``scale="none"``, the default) or by a std (``scale="group"|"batch"``).
 Unbiased but high-variance; as there is no group, ``num_generations = 1`` is allowed (one
-sample per agent and node; then ``scale`` must not be ``group``). Each agent's sample gets the
+sample per agent and node; then ``scale`` must not be ``group``). The loss sums each
+completion's token log-probabilities (``loss_aggregation="seq-sum"``, the default here:
+REINFORCE's ``A * grad log p(y)``); with every return positive and no baseline, a token mean
+would weigh long completions more and push them up. Each agent's sample gets the
 mean advantage of the joint actions it took part in, as in :mod:`~collabzoo.algorithms.magrpo`.
 """
 
@@ -18,7 +21,7 @@ from typing import ClassVar
 import torch
 
 from collabzoo.algorithms.magrpo import MAGRPO
-from collabzoo.trainers.config import ScaleName, TrainerConfig
+from collabzoo.trainers.config import LossAggregation, ScaleName, TrainerConfig
 from collabzoo.trainers.rollout import Rollout
 
 __all__ = ["MAREINFORCE", "MAREINFORCEConfig"]
@@ -34,6 +37,11 @@ class MAREINFORCEConfig(TrainerConfig):
     scale: ScaleName = "none"
     """Divide the returns by the std (+ ``scale_eps``) of the ``group`` (needs G >= 2), of the
     whole ``batch``, or ``none`` (plain REINFORCE)."""
+
+    # --- loss ---
+    loss_aggregation: LossAggregation = "seq-sum"
+    """``seq-sum``: mean over sequences of each one's token sum (REINFORCE's estimator);
+    ``token-mean``, ``seq-mean-token-mean`` as for MAGRPO."""
 
 
 class MAREINFORCE(MAGRPO):

@@ -24,6 +24,7 @@ __all__ = [
     "max_baseline",
     "mean_baseline",
     "scale_advantages",
+    "tree_gae",
     "zero_baseline",
 ]
 
@@ -157,3 +158,49 @@ def marginal_advantages(
     counts = one_hot.sum(dim=0)  # (N, G)
     summed = torch.einsum("ij,jng->nig", advantages, one_hot)  # (N, num_groups, G)
     return summed / counts.clamp(min=1).unsqueeze(1)
+
+
+def tree_gae(
+    values: torch.Tensor,
+    rewards: torch.Tensor,
+    children: torch.Tensor,
+    discount: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation (Schulman et al. 2016) over a rollout tree.
+
+    A node's successor is not one state but the child node of each of its K joint actions,
+    and the child's own K advantages are averaged (as the returns of
+    :func:`~collabzoo.trainers.rollout.compute_returns` average the children's returns).
+    Nodes must be listed parents before children (the tree's turn order).
+
+    Naive equivalent (nodes n from last to first, edges k; ``c = children[n][k]``, -1: the
+    branch ends, its future is worth 0)::
+
+        delta = rewards[n][k] + (discount * values[c] if c >= 0 else 0) - values[n]
+        adv[n][k] = delta + (discount * lam * mean(adv[c]) if c >= 0 else 0)
+        target[n] = values[n] + mean(adv[n])          # the lambda-return, the critic's target
+
+    With ``lam = 1`` the target is the Monte-Carlo return (the mean of the node's returns);
+    with ``lam = 0`` the advantage is the one-step TD error.
+
+    Args:
+        values: (M,) the critic's value of every node.
+        rewards: (M, K) the reward of every joint action.
+        children: (M, K) int64, the node index of each joint action's child, -1 for none.
+        discount: gamma.
+        lam: lambda.
+
+    Returns:
+        ``(advantages (M, K), targets (M,))``, float64.
+    """
+    values = values.detach().double()
+    rewards = rewards.double()
+    adv = torch.zeros_like(rewards)
+    for n in range(len(values) - 1, -1, -1):
+        for k in range(rewards.shape[1]):
+            c = int(children[n, k])
+            adv[n, k] = rewards[n, k] - values[n]
+            if c >= 0:
+                adv[n, k] += discount * values[c] + discount * lam * adv[c].mean()
+    return adv, values + adv.mean(dim=1)
