@@ -1,4 +1,4 @@
-"""The ``collabzoo`` command: ``collabzoo envs | presets | train | eval | plot``.
+"""The ``collabzoo`` command: ``collabzoo envs | algos | presets | train | eval | plot``.
 
 Each subcommand is a pair of functions, ``_add_<name>(subparsers)`` and ``_run_<name>(args)``;
 heavy imports (torch, transformers) happen inside ``_run_*`` so that ``collabzoo envs``
@@ -43,6 +43,36 @@ def _run_presets(args: argparse.Namespace) -> int:
     width = max(len(p.name) for p in presets)
     for preset in presets:
         print(f"{preset.name:<{width}}  {preset.env:<28}  {preset.description}")
+    return 0
+
+
+def _add_algos(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "algos", help="list the training algorithms (train --algo NAME)",
+        description="List the registered algorithms, one line each; with a NAME, print that "
+                    "algorithm's config fields (what train --set accepts with --algo NAME).")
+    p.add_argument("name", nargs="?", help="an algorithm: show its config fields")
+    p.set_defaults(run=_run_algos)
+
+
+def _run_algos(args: argparse.Namespace) -> int:
+    from collabzoo.algorithms import UnknownAlgorithmError, list_algorithms, load
+
+    if args.name:
+        from collabzoo.trainers.config import config_help
+
+        try:
+            algorithm = load(args.name)
+        except UnknownAlgorithmError as error:
+            print(f"collabzoo algos: {error}", file=sys.stderr)
+            return 2
+        print(f"{algorithm.name}: {algorithm.config_class.__name__}\n")
+        print(config_help(algorithm.config_class))
+        return 0
+    infos = list_algorithms()
+    width = max(len(i.name) for i in infos)
+    for info in infos:
+        print(f"{info.name:<{width}}  {info.description}")
     return 0
 
 
@@ -257,11 +287,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "train",
-        help="train one LLM agent per env role with MAGRPO",
+        help="train one LLM agent per env role (MAGRPO or another --algo)",
         description=(
-            "Train agents with MAGRPO on a registered env and write the run folder: "
+            "Train agents with an algorithm (--algo, default magrpo; `collabzoo algos` lists "
+            "them) on a registered env and write the run folder: "
             "metrics.jsonl, config.yaml, tensorboard/, reward_curve.png, checkpoints/step-N/ "
-            "and the final agents under agents/<role>/. Resume a run with --resume."
+            "and the final agents under agents/<role>/. Resume a run with --resume. The "
+            "fields below are MAGRPO's; `collabzoo algos NAME` prints another algorithm's."
         ),
         epilog=config_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -270,6 +302,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", nargs="+", metavar="MODEL",
                    help="tiny, smollm2-135m, a hub id or a folder; one for every role "
                         "(homogeneous) or one per role in the env's order (heterogeneous)")
+    p.add_argument("--algo", metavar="NAME",
+                   help="the algorithm (default magrpo; `collabzoo algos` lists them)")
     p.add_argument("--steps", type=int, help="training steps (config field steps)")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
                    help="env constructor arguments, e.g. dataset=bundled split=train num_turns=2")
@@ -291,28 +325,36 @@ def _run_train(args: argparse.Namespace) -> int:
 
     import yaml
 
+    from collabzoo.algorithms import UnknownAlgorithmError
+    from collabzoo.algorithms import load as load_algorithm
     from collabzoo.envs.data import DatasetUnavailableError
     from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
     from collabzoo.envs.registration import UnknownEnvError, spec
     from collabzoo.presets import load_preset, run_settings
-    from collabzoo.trainers.config import MAGRPOConfig, parse_overrides
+    from collabzoo.trainers.config import parse_overrides
 
     def fail(message: str) -> int:
         print(f"collabzoo train: {message}", file=sys.stderr)
         return 2
 
     try:
-        overrides = parse_overrides(args.overrides, typing.get_type_hints(MAGRPOConfig),
-                                    "config field")
-        if args.steps is not None:
-            overrides["steps"] = args.steps
         if args.resume:
-            if args.env or args.model or args.env_kwargs or args.config or args.preset:
+            if (args.env or args.model or args.env_kwargs or args.config or args.preset
+                    or args.algo):
                 return fail("--resume continues a run as its config.yaml says: give only "
                             "--steps and --set with it")
-            from collabzoo.trainers.magrpo import MAGRPOTrainer
+            from pathlib import Path
 
-            trainer = MAGRPOTrainer.from_run(args.resume, **overrides)
+            saved = yaml.safe_load((Path(args.resume) / "config.yaml").read_text(encoding="utf-8"))
+            algorithm = load_algorithm((saved or {}).get("algorithm", "magrpo"))
+            overrides = parse_overrides(args.overrides,
+                                        typing.get_type_hints(algorithm.config_class),
+                                        "config field")
+            if args.steps is not None:
+                overrides["steps"] = args.steps
+            from collabzoo.trainers.loop import Trainer
+
+            trainer = Trainer.from_run(args.resume, **overrides)
             trainer.train(resume=True)
             print(f"resumed {args.resume} to step {trainer.step}")
             return 0
@@ -322,6 +364,7 @@ def _run_train(args: argparse.Namespace) -> int:
             preset = load_preset(args.preset)
             run = {"env": preset.env, "model": preset.model, "env_kwargs": preset.env_kwargs}
             values = dict(preset.config)
+        algo_name = args.algo
         if args.config:
             with open(args.config, encoding="utf-8") as f:
                 loaded = yaml.safe_load(f) or {}
@@ -329,26 +372,34 @@ def _run_train(args: argparse.Namespace) -> int:
                 return fail(f"{args.config} must hold a mapping of config fields")
             file_run, file_values = run_settings(loaded)  # a run's config.yaml works too
             run, values = {**run, **file_run}, {**values, **file_values}
+            algo_name = algo_name or loaded.get("algorithm")  # a run's config.yaml names it
         env_id = args.env or run.get("env")
         model = args.model or run.get("model")
         file_env_kwargs = run.get("env_kwargs") or {}
+        values.pop("algorithm", None)  # a flat file may name it beside the fields
+        algorithm = load_algorithm(algo_name or "magrpo")
+        overrides = parse_overrides(args.overrides, typing.get_type_hints(algorithm.config_class),
+                                    "config field")
+        if args.steps is not None:
+            overrides["steps"] = args.steps
         if not env_id or not model or not (args.output or values.get("output_dir")):
             return fail("give --env, --model and --output (or --resume DIR)")
         spec(env_id)
         env_kwargs = {**file_env_kwargs, **parse_env_kwargs(env_id, args.env_kwargs)}
         if args.output:
             values["output_dir"] = args.output
-        config = MAGRPOConfig.from_dict({**values, **overrides})
-    except (UnknownEnvError, EnvKwargsError, ValueError, OSError) as error:
+        config = algorithm.config_class.from_dict({**values, **overrides})
+    except (UnknownEnvError, UnknownAlgorithmError, EnvKwargsError, ValueError,
+            OSError) as error:
         return fail(str(error))
 
     from collabzoo.agents.models import ModelUnavailableError
-    from collabzoo.trainers.magrpo import MAGRPOTrainer
+    from collabzoo.trainers.loop import Trainer
 
     try:
-        trainer = MAGRPOTrainer(env_id, env_kwargs=env_kwargs,
-                                model=model[0] if isinstance(model, list) and len(model) == 1
-                                else model, config=config)
+        trainer = Trainer(env_id, env_kwargs=env_kwargs,
+                          model=model[0] if isinstance(model, list) and len(model) == 1
+                          else model, config=config, algorithm=algorithm)
     except (DatasetUnavailableError, ValueError, TypeError, ModelUnavailableError) as error:
         return fail(f"cannot set up training: {error}")
     trainer.train()
@@ -367,11 +418,12 @@ def _run_train(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collabzoo",
-        description="LLM collaboration environments and the MAGRPO trainer.",
+        description="LLM collaboration environments and their trainers (MAGRPO and family).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_envs(subparsers)
     _add_presets(subparsers)
+    _add_algos(subparsers)
     _add_train(subparsers)
     _add_eval(subparsers)
     _add_plot(subparsers)
