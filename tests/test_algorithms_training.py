@@ -112,3 +112,12 @@ def test_cli_lists_algorithms_and_trains_and_resumes_with_algo(tmp_path, capsys)
     assert main(["train", "--env", "collabzoo/TLDR-v1", "--model", "tiny", "--algo", "marlo",
                  "--output", str(tmp_path / "x")]) == 2
     assert "Did you mean 'marloo'" in capsys.readouterr().err
+
+
+def test_central_env_declares_the_sum_of_the_roles_answer_lengths():
+    from collabzoo.envs.answer_length import answer_tokens, tokens_needed
+    from collabzoo.envs.writing.arxiv import ArxivExpansionEnv
+
+    env = CentralEnv(ArxivExpansionEnv(dataset="bundled"))
+    assert answer_tokens(env) == {TEAM: sum(answer_tokens(ArxivExpansionEnv).values())}
+    assert tokens_needed(env) == 192 + 256

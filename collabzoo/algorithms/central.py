@@ -36,7 +36,8 @@ TEAM = "team"
 class CentralEnv:
     """A PettingZoo ``ParallelEnv`` with one agent, :data:`TEAM`, that plays every role of
     ``env`` (see the module docstring). Keeps ``env``'s ``num_tasks``, ``num_turns`` and
-    ``reward_max``, its ``infos`` (of the first acting role) and its batched scoring.
+    ``reward_max``, its ``infos`` (of the first acting role) and its batched scoring; its
+declared answer length (``metadata["answer_tokens"]``) is the sum of the roles'.
 
     Args:
         env: Any text ParallelEnv.
@@ -53,8 +54,10 @@ class CentralEnv:
         self.agents: list[str] = []
         inner = env.observation_space(self.roles[0])
         self._space = gymnasium.spaces.Text(max_length=1 << 20, charset=inner.character_set)
-        self.metadata = {**getattr(env, "metadata", {}),
-                         "name": f"central_{getattr(env, 'metadata', {}).get('name', 'env')}"}
+        metadata = getattr(env, "metadata", None) or {}
+        self.metadata = {**metadata, "name": f"central_{metadata.get('name', 'env')}"}
+        if metadata.get("answer_tokens"):  # one answer holds every role's part
+            self.metadata["answer_tokens"] = {TEAM: sum(metadata["answer_tokens"].values())}
 
     # the optional extras of the wrapped env, when it has them
     num_tasks = property(lambda self: getattr(self.env, "num_tasks", None))
