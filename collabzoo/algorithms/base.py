@@ -41,6 +41,7 @@ __all__ = [
     "ExtraModule",
     "StepContext",
     "advantage_metrics",
+    "joint_to_sample_credit",
     "per_turn_credit",
 ]
 

@@ -26,7 +26,15 @@ METRICS: dict[str, str] = {
     "advantage/mean": "mean advantage of the joint actions",
     "advantage/std": "std of the advantages",
     "advantage/abs_mean": "mean absolute advantage",
-    "frac_reward_zero_std": "fraction of groups whose returns are all equal (no signal)",
+    "frac_reward_zero_std": "fraction of groups whose returns are all equal (no signal; the "
+                            "group algorithms)",
+    "maremax/greedy_return": "maremax: mean return of the nodes' greedy joint actions (the baseline)",
+    "critic/value_loss": "iac, maac: mean squared error of the critic's values against the "
+                         "lambda-returns, before this step's update",
+    "critic/explained_variance": "iac, maac: 1 - Var(target - value) / Var(target)",
+    "critic/value_mean": "iac, maac: mean value of the nodes",
+    "loss/<module>": "an algorithm's extra module's loss (loss/critic, loss/critic/<x>)",
+    "grad_norm/<module>": "its gradient L2 norm before clipping",
     "loss/policy": "policy loss, mean over agents (one value per agent: loss/policy/<x>)",
     "loss/kl": "KL to the initial policy, mean over agents (beta > 0 only)",
     "grad_norm": "gradient L2 norm before clipping, mean over agents (grad_norm/<x> each)",
