@@ -186,3 +186,13 @@ def test_value_loss_falls_on_a_fixed_batch(name):
     last = algo.credit(tree, ctx).metrics
     assert last["critic/value_loss"] < 0.1 * first, (first, last)
     assert last["critic/explained_variance"] > 0.5
+
+
+def test_the_config_class_names_the_algorithm_when_it_is_unique():
+    from collabzoo.trainers.loop import _resolve_algorithm
+
+    marloo = algorithms.load("marloo")
+    assert _resolve_algorithm(None, marloo.config_class())[0] is marloo
+    assert _resolve_algorithm(None, None)[0].name == "magrpo"
+    with pytest.raises(TypeError, match=r"config of \['iac', 'maac'\]: pass algorithm=NAME"):
+        _resolve_algorithm(None, algorithms.load("iac").config_class())

@@ -71,7 +71,7 @@ from collabzoo.trainers.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
-from collabzoo.trainers.config import TrainerConfig
+from collabzoo.trainers.config import MAGRPOConfig, TrainerConfig
 from collabzoo.trainers.losses import aggregate_loss, loss_normalizer
 from collabzoo.trainers.metrics import MetricsLogger, plot_reward_curve
 from collabzoo.trainers.rollout import Node, Rollout, regrow, rollout
@@ -256,10 +256,19 @@ def _accepts(factory_target: str | Callable[..., Any], name: str) -> bool:
 
 def _resolve_algorithm(algorithm: str | type[Algorithm] | None,
                        config: TrainerConfig | None) -> tuple[type[Algorithm], TrainerConfig]:
-    """The algorithm class and its config: ``algorithm`` by name or class (default
-    ``magrpo``); ``config`` must be an instance of its ``config_class`` (None: the defaults)."""
+    """The algorithm class and its config: ``algorithm`` by name or class; None: the one
+    algorithm whose ``config_class`` is exactly ``type(config)`` (``magrpo`` for a
+    :class:`MAGRPOConfig` or no config). ``config`` must be an instance of the algorithm's
+    ``config_class`` (None: its defaults)."""
     from collabzoo import algorithms
 
+    if algorithm is None and config is not None and type(config) is not MAGRPOConfig:
+        owners = [info.name for info in algorithms.list_algorithms()
+                  if algorithms.load(info.name).config_class is type(config)]
+        if len(owners) != 1:
+            raise TypeError(f"a {type(config).__name__} is the config of "
+                            f"{owners or 'no registered algorithm'}: pass algorithm=NAME")
+        algorithm = owners[0]
     cls = algorithms.load(algorithm or "magrpo") if not isinstance(algorithm, type) else algorithm
     if config is None:
         return cls, cls.config_class()
