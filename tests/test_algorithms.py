@@ -196,3 +196,21 @@ def test_the_config_class_names_the_algorithm_when_it_is_unique():
     assert _resolve_algorithm(None, None)[0].name == "magrpo"
     with pytest.raises(TypeError, match=r"config of \['iac', 'maac'\]: pass algorithm=NAME"):
         _resolve_algorithm(None, algorithms.load("iac").config_class())
+
+
+def test_central_credit_on_the_scripted_tree():
+    """One policy writes both parts: sample j = "### A\\nj\\n### B\\nj" is the joint action
+    "both say j", so the tree and MAGRPO's advantages are those of the two-agent tree."""
+    from collabzoo.algorithms.central import TEAM, CentralEnv
+
+    env = CentralEnv(ImproveEnv(num_turns=2, num_tasks=1))
+    obs, _ = env.reset(options={"task_index": 0})
+    policy = CountingPolicy(lambda j, prompt: f"### A\n{j}\n### B\n{j}")
+    tree = rollout([env], [obs], {TEAM: policy}, num_generations=2, sampling=SamplingConfig(),
+                   discount=0.5, features=env_features(env))
+    assert tree.returns().tolist() == [[5.0, 6.0], [0.0, 20.0], [-2.0, 18.0]]
+    central = algorithms.load("central")
+    algo = central(central.config_class(num_generations=2, scale="none"), [TEAM])
+    ctx = StepContext(policies={TEAM: policy}, sampling=SamplingConfig(), gather=lambda x: [x],
+                      rank=0, rollout_from=None)
+    assert _rows(algo.credit(tree, ctx), TEAM) == [[-0.5, 0.5], [-10.0, 10.0, -10.0, 10.0]]
