@@ -214,3 +214,32 @@ def test_central_credit_on_the_scripted_tree():
     ctx = StepContext(policies={TEAM: policy}, sampling=SamplingConfig(), gather=lambda x: [x],
                       rank=0, rollout_from=None)
     assert _rows(algo.credit(tree, ctx), TEAM) == [[-0.5, 0.5], [-10.0, 10.0, -10.0, 10.0]]
+
+
+def test_iac_uses_each_agents_own_reward_and_ends_its_future_when_it_leaves():
+    """BrevityEnv (tests/plain_env.py): sample j = "x" * j; writer paid 10 / (10 + j) for two
+    turns, editor 5 / (10 + j) for one turn, then it leaves. Critics at 0, lambda = 1,
+    discount 0.5, no scaling: the editor's credit is its own reward (no future), the writer's
+    its reward plus half the mean of its turn-2 rewards; MAAC uses the team reward (mean of
+    the acting agents')."""
+    from plain_env import BrevityEnv
+
+    env = BrevityEnv()
+    obs, _ = env.reset(seed=0)
+    policies = {a: CountingPolicy(lambda j, prompt: "x" * j) for a in ("writer", "editor")}
+    tree = rollout([env], [obs], policies, num_generations=2, sampling=SamplingConfig(),
+                   discount=0.5, features=env_features(env))
+    ctx = StepContext(policies=policies, sampling=SamplingConfig(), gather=lambda x: [x],
+                      rank=0, rollout_from=None)
+    agents = ["writer", "editor"]
+    settings = dict(num_generations=2, discount=0.5, gae_lambda=1.0, scale="none")
+    iac = algorithms.load("iac")
+    credit = iac(iac.config_class(**settings), agents).credit(tree, ctx)
+    later = (1 + 10 / 11) / 2  # the writer's turn-2 rewards, j = 0, 1
+    assert _rows(credit, "editor")[0] == pytest.approx([0.5, 5 / 11])
+    assert _rows(credit, "editor")[1] is None
+    assert _rows(credit, "writer")[0] == pytest.approx([1 + 0.5 * later, 10 / 11 + 0.5 * later])
+    assert _rows(credit, "writer")[1] == pytest.approx([1, 10 / 11] * 2)
+    maac = algorithms.load("maac")
+    team = maac(maac.config_class(**settings), agents).credit(tree, ctx)
+    assert _rows(team, "editor")[0] == pytest.approx([0.75 + 0.5 * later, 7.5 / 11 + 0.5 * later])
