@@ -44,11 +44,13 @@ def test_learnable_plain_env_reward_rises(name):
     assert last > first + 0.08, f"{name}: first 5 steps {first:.3f}, last 5 {last:.3f}"
 
 
-@pytest.mark.parametrize("name", ["iac", "maac"])
-def test_actor_critic_checkpoint_holds_the_critic_and_resume_is_exact(tmp_path, name):
+@pytest.mark.parametrize(("name", "critic_input"), [("iac", "text"), ("maac", "text"),
+                                                    ("maac", "hidden")])
+def test_actor_critic_checkpoint_holds_the_critic_and_resume_is_exact(tmp_path, name,
+                                                                      critic_input):
     def trainer(out, steps):
         config = _config(name, steps=steps, seed=1, learning_rate=1e-3, save_every=2,
-                         keep_checkpoints=None, output_dir=str(out))
+                         keep_checkpoints=None, output_dir=str(out), critic_input=critic_input)
         return Trainer(partial(LengthRatioEnv, num_turns=2), model="tiny", config=config,
                        algorithm=name)
 
@@ -121,3 +123,34 @@ def test_central_env_declares_the_sum_of_the_roles_answer_lengths():
     env = CentralEnv(ArxivExpansionEnv(dataset="bundled"))
     assert answer_tokens(env) == {TEAM: sum(answer_tokens(ArxivExpansionEnv).values())}
     assert tokens_needed(env) == 192 + 256
+
+
+@pytest.mark.parametrize("sharing", ["lora", "copies"])
+def test_hidden_state_critic_reads_the_policy_and_learns(sharing):
+    """critic_input=hidden: a head on the policy's (frozen base's) last hidden state; only the
+    head is a trainable module, and its value loss falls on a fixed batch."""
+    from collabzoo.algorithms.critic import HiddenStateCritic
+
+    trainer = Trainer(partial(LengthRatioEnv, num_turns=2), model="tiny", algorithm="maac",
+                      config=_config("maac", steps=1, critic_input="hidden",
+                                     agent_sharing=sharing, critic_learning_rate=1e-2))
+    critic = trainer.algorithm.critics["team"]
+    assert isinstance(critic, HiddenStateCritic)
+    llm = {id(p) for pol in trainer.policies.values() for p in pol.model.parameters()}
+    assert not llm & {id(p) for p in critic.parameters()}
+    policy_before = [p.detach().clone() for pol in trainer.policies.values()
+                     for p in pol.trainable_parameters()]
+    metrics = trainer.training_step()
+    assert metrics["grad_norm/critic"] > 0 and "critic/value_loss" in metrics
+    policy_after = [p.detach() for pol in trainer.policies.values()
+                    for p in pol.trainable_parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(policy_before, policy_after, strict=True))
+    texts = ["[short]\nWrite about a.", "[short]\nWrite about b, and more.", "x"]
+    targets = torch.tensor([1.0, -1.0, 0.5])
+    optimizer = torch.optim.Adam(critic.parameters(), lr=1e-2)
+    first = float(((critic(texts) - targets) ** 2).mean())
+    for _ in range(100):
+        optimizer.zero_grad()
+        ((critic(texts) - targets) ** 2).mean().backward()
+        optimizer.step()
+    assert float(((critic(texts) - targets) ** 2).mean()) < 0.1 * first

@@ -132,14 +132,17 @@ class Algorithm:
     Args:
         config: An instance of ``config_class``.
         agents: The env's agent names, in order.
+        policies: The agents' policies (for an algorithm whose modules read them).
     """
 
     name: ClassVar[str] = ""
     config_class: ClassVar[type[TrainerConfig]] = TrainerConfig
 
-    def __init__(self, config: TrainerConfig, agents: list[str]) -> None:
+    def __init__(self, config: TrainerConfig, agents: list[str],
+                 policies: Mapping[str, Policy] | None = None) -> None:
         self.config = config
         self.agents = list(agents)
+        self.policies = policies
 
     @classmethod
     def wrap_env(cls, env: Any, config: TrainerConfig) -> Any:

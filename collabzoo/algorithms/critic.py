@@ -10,9 +10,17 @@ a two-layer tanh MLP to one value. It sees which words and word pairs occur, not
 beyond pairs, and nothing of the policy's internal state. **Cost:** parameters
 ``critic_buckets x critic_dim + (critic_dim + 1) x critic_dim + critic_dim + 1`` (4096 x 32:
 about 0.13M floats per critic), one pass of Python tokenisation over each node's text and one
-tiny forward/backward per step: no LLM forward at all, negligible next to generation. (A
-value head on the policy's last hidden state would read the text as the policy does, at the
-price of one more LLM forward per node; it needs the policies to expose hidden states.)
+tiny forward/backward per step: no LLM forward at all, negligible next to generation.
+
+With ``critic_input="hidden"``, :class:`HiddenStateCritic` reads the text as the policy does
+instead: the text goes through the policy's prompt format and tokenizer and one forward pass
+of its model without gradient (``output_hidden_states=True``; a LoRA policy's adapters are
+switched off, so the features come from the frozen base model), and a small head (``critic_dim``
+wide, tanh MLP) on the last layer's hidden state of the last token gives the value; only the
+head trains. **Cost:** one prompt-only LLM forward per node and critic each step (about a
+tenth of a step's generation on small models; the head is ``(hidden_size + 2) x critic_dim + 1``
+parameters). It needs policies with a transformers ``model``, ``tokenizer`` and
+``format_prompt`` (``HFPolicy``); MAAC's joint text goes through the first agent's policy.
 
 **Credit.** For every view (IAC: each agent, on its own observation and its own reward; MAAC:
 the team, on the joint observation and the team reward), the critic values every node where
@@ -30,8 +38,10 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -47,8 +57,10 @@ from collabzoo.trainers.advantages import marginal_advantages, tree_gae
 from collabzoo.trainers.config import ScaleName, TrainerConfig
 from collabzoo.trainers.rollout import Node, Rollout
 
-__all__ = ["ActorCritic", "ActorCriticConfig", "TextCritic", "hashed_ngrams"]
+__all__ = ["ActorCritic", "ActorCriticConfig", "HiddenStateCritic", "TextCritic",
+           "hashed_ngrams"]
 
+CriticInput = Literal["text", "hidden"]
 _WORDS = re.compile(r"\w+|[^\w\s]")
 
 
@@ -87,6 +99,45 @@ class TextCritic(torch.nn.Module):
         return self.mlp(torch.cat([pooled, length], dim=1)).squeeze(1)
 
 
+class HiddenStateCritic(torch.nn.Module):
+    """A value head on a policy's last hidden state (see the module docstring); the policy's
+    model is read without gradient and is not part of this module's parameters."""
+
+    def __init__(self, policy: Any, dim: int = 32) -> None:
+        super().__init__()
+        self._policy = [policy]  # a list: the policy's model must not become a submodule
+        hidden = policy.model.config.get_text_config().hidden_size
+        self.head = torch.nn.Sequential(torch.nn.Linear(hidden, dim), torch.nn.Tanh(),
+                                        torch.nn.Linear(dim, 1))
+        torch.nn.init.zeros_(self.head[2].weight)
+        torch.nn.init.zeros_(self.head[2].bias)
+
+    @torch.no_grad()
+    def features(self, texts: list[str]) -> torch.Tensor:
+        """(N, hidden) the last layer's hidden state of each text's last token."""
+        policy = self._policy[0]
+        rows = [policy.tokenizer(policy.format_prompt(t))["input_ids"] or [policy.pad_token_id]
+                for t in texts]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), policy.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, r in enumerate(rows):  # left padding: the last column is every text's last token
+            ids[i, width - len(r):] = torch.tensor(r)
+            mask[i, width - len(r):] = 1
+        model = policy.model
+        device = next(model.parameters()).device
+        off = model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext()
+        with off:
+            out = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                        position_ids=(mask.cumsum(1) - 1).clamp(min=0).to(device),
+                        output_hidden_states=True)
+        return out.hidden_states[-1][:, -1].float().cpu()
+
+    def forward(self, texts: list[str]) -> torch.Tensor:
+        """(N,) the value of every text."""
+        return self.head(self.features(texts)).squeeze(1)
+
+
 @dataclass
 class ActorCriticConfig(TrainerConfig):
     """Hyper-parameters of the actor-critics: the loop's, plus the critic's."""
@@ -99,6 +150,9 @@ class ActorCriticConfig(TrainerConfig):
     node's (``group``, needs G >= 2), or ``none``."""
 
     # --- critic ---
+    critic_input: CriticInput = "text"
+    """What the critic reads: ``text`` (a separate hashed word/word-pair model) or ``hidden``
+    (a head on the policy's last hidden state; one extra LLM forward per node)."""
     gae_lambda: float = 0.95
     """GAE's lambda: 1 = Monte-Carlo returns minus the value, 0 = one-step TD errors."""
     critic_learning_rate: float = 1e-3
@@ -124,10 +178,16 @@ class ActorCritic(Algorithm):
 
     config_class: ClassVar[type[TrainerConfig]] = ActorCriticConfig
 
-    def __init__(self, config: ActorCriticConfig, agents: list[str]) -> None:
-        super().__init__(config, agents)
-        self.critics = {view: TextCritic(config.critic_buckets, config.critic_dim)
-                        for view in self.views()}
+    def __init__(self, config: ActorCriticConfig, agents: list[str],
+                 policies: Mapping[str, Any] | None = None) -> None:
+        super().__init__(config, agents, policies)
+        if config.critic_input == "hidden" and not policies:
+            raise ValueError("critic_input='hidden' needs the policies")
+        self.critics = {
+            view: TextCritic(config.critic_buckets, config.critic_dim)
+            if config.critic_input == "text"
+            else HiddenStateCritic(policies[self.view_agents(view)[0]], config.critic_dim)
+            for view in self.views()}
         self._fit: dict[str, tuple[list[str], torch.Tensor]] = {}
 
     # --- what a subclass decides

@@ -328,7 +328,7 @@ class Trainer:
         self.agents: list[str] = list(self.features.agents)
         torch.manual_seed(self.config.seed)  # identical initialisation on every process
         self.policies = self._match_policies(policies, model)
-        self.algorithm = algorithm_class(self.config, self.agents)
+        self.algorithm = algorithm_class(self.config, self.agents, self.policies)
         self.modules = self.algorithm.modules()  # extra trainable modules (e.g. critics)
         torch.manual_seed(self.config.seed + self.dist.rank)  # sampling differs per process
         self._check_distinct_parameters()
