@@ -315,7 +315,7 @@ def test_wandb_offline_run_holds_every_step(tmp_path, monkeypatch):
 
 
 def test_adamw_is_fused_where_torch_has_the_kernel():
-    from collabzoo.trainers.loop import _adamw
+    from collabzoo.trainers.optimizers import adamw as _adamw
 
     trainer = _trainer(steps=1)
     assert all(o.defaults["fused"] for o in trainer.optimizers.values())

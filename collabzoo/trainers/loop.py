@@ -72,8 +72,10 @@ from collabzoo.trainers.checkpoint import (
     save_checkpoint,
 )
 from collabzoo.trainers.config import MAGRPOConfig, TrainerConfig
+from collabzoo.trainers.distributed import Distributed
 from collabzoo.trainers.losses import aggregate_loss, loss_normalizer
 from collabzoo.trainers.metrics import MetricsLogger, plot_reward_curve
+from collabzoo.trainers.optimizers import adamw, lr_schedule
 from collabzoo.trainers.rollout import Node, Rollout, regrow, rollout
 
 if TYPE_CHECKING:
@@ -128,107 +130,6 @@ class _TaskOrder:
 
     def _permutation(self, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.seed, epoch]).permutation(self.num_tasks)
-
-
-def _adamw(params: list[torch.nn.Parameter], config: TrainerConfig,
-           learning_rate: float | None = None) -> torch.optim.AdamW:
-    """AdamW, fused (one kernel per step) for floating-point parameters on CPU or CUDA where
-    this torch has the kernel (CPU: torch >= 2.4): on one CPU it steps 135M parameters in
-    0.075 s instead of foreach's 0.79 s. Anything else gets torch's default implementation
-    (an unsupported device would only fail at the first step)."""
-    lr = config.learning_rate if learning_rate is None else learning_rate
-    kwargs = dict(lr=lr, betas=config.adam_betas, eps=config.adam_eps,
-                  weight_decay=config.weight_decay)
-    if params and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params):
-        try:
-            return torch.optim.AdamW(params, fused=True, **kwargs)
-        except RuntimeError:  # this torch has no fused kernel for the device
-            pass
-    return torch.optim.AdamW(params, **kwargs)
-
-
-def _group_initialized() -> bool:
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
-
-
-class _Distributed:
-    """The process group under ``accelerate launch`` / ``torchrun`` / ``mpirun`` (or none: one
-    process).
-
-    When a launcher announced several processes, accelerate's ``PartialState`` reads it
-    (torchrun's ``RANK``/``WORLD_SIZE``, or MPI's ``PMI_*``/``OMPI_COMM_WORLD_*`` under
-    ``accelerate launch --cpu --num_processes N --mpirun_hostfile F``) and joins the group:
-    NCCL with one GPU per process, gloo on CPU (also without ``--cpu`` when no GPU is
-    present). Rank and world size are then read from ``torch.distributed`` itself, so a
-    ``PartialState`` that user code created earlier with other arguments cannot make each
-    process train alone; a launched process that ends up without a group is an error. A
-    single process creates no accelerate state. Gradients are averaged by hand (one flat
-    all-reduce per agent), so any Policy works without wrapping its model in
-    DistributedDataParallel."""
-
-    def __init__(self) -> None:
-        from accelerate.utils import get_int_from_env, parse_flag_from_env
-
-        # the process count a launcher announced (the variables PartialState reads)
-        launched = get_int_from_env(
-            ["WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"], 1)
-        if launched > 1 and not _group_initialized():
-            from accelerate import PartialState
-
-            cpu = parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available()
-            PartialState(cpu=cpu)
-        if _group_initialized():
-            self.world = torch.distributed.get_world_size()
-            self.rank = torch.distributed.get_rank()
-        else:
-            self.world, self.rank = 1, 0
-        if launched > 1 and self.world != launched:
-            raise RuntimeError(
-                f"the launcher started {launched} processes but this one joined a group of "
-                f"{self.world}: each would train alone. Launch with `accelerate launch` "
-                "(--multi_gpu, or --cpu with --mpirun_hostfile) or torchrun; under a bare "
-                "mpirun on CPUs set ACCELERATE_USE_CPU=1"
-            )
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            torch.distributed.barrier()
-
-    def gather_objects(self, value: Any) -> list[Any]:
-        if self.world == 1:
-            return [value]
-        out: list[Any] = [None] * self.world
-        torch.distributed.all_gather_object(out, value)
-        return out
-
-    def mean_gradients(self, params: Sequence[torch.nn.Parameter]) -> None:
-        if self.world == 1 or not params:
-            return
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        torch.distributed.all_reduce(flat)
-        flat /= self.world
-        offset = 0
-        for p, g in zip(params, grads, strict=True):
-            p.grad = flat[offset:offset + g.numel()].view_as(g).clone()
-            offset += g.numel()
-
-
-def _lr_lambda(config: TrainerConfig) -> Callable[[int], float]:
-    warmup, total, kind = config.warmup_steps, config.steps, config.lr_scheduler
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        progress = (step - warmup) / max(1, total - warmup)
-        return {"constant": 1.0, "linear": max(0.0, 1.0 - progress),
-                "cosine": 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))}[kind]
-
-    return factor
 
 
 def _make_env_factory(env: str | Callable[..., TextParallelEnv], env_kwargs: Mapping[str, Any]):
@@ -313,7 +214,7 @@ class Trainer:
         self.model_spec = model
         if self.config.num_threads is not None:
             torch.set_num_threads(self.config.num_threads)
-        self.dist = _Distributed()
+        self.dist = Distributed()
         make_env = _make_env_factory(env, self.env_kwargs)
         # an algorithm may adapt the env (the centralised baseline: one agent writes all parts)
         self._make_env = lambda **extra: algorithm_class.wrap_env(make_env(**extra), self.config)
@@ -332,15 +233,15 @@ class Trainer:
         self.modules = self.algorithm.modules()  # extra trainable modules (e.g. critics)
         torch.manual_seed(self.config.seed + self.dist.rank)  # sampling differs per process
         self._check_distinct_parameters()
-        self.optimizers = {a: _adamw(p.trainable_parameters(), self.config)
+        self.optimizers = {a: adamw(p.trainable_parameters(), self.config)
                            for a, p in self.policies.items()}
         self.module_optimizers = {
-            name: _adamw(list(m.module.parameters()), self.config, m.learning_rate)
+            name: adamw(list(m.module.parameters()), self.config, m.learning_rate)
             for name, m in self.modules.items()}
-        self.schedulers = {a: torch.optim.lr_scheduler.LambdaLR(o, _lr_lambda(self.config))
+        self.schedulers = {a: torch.optim.lr_scheduler.LambdaLR(o, lr_schedule(self.config))
                            for a, o in self.optimizers.items()}
         self.module_schedulers = {
-            name: torch.optim.lr_scheduler.LambdaLR(o, _lr_lambda(self.config))
+            name: torch.optim.lr_scheduler.LambdaLR(o, lr_schedule(self.config))
             for name, o in self.module_optimizers.items()}
         self.task_order = _TaskOrder(self.features, self.config.seed)
         self.sampling = SamplingConfig(max_new_tokens=self.config.max_new_tokens,
