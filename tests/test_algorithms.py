@@ -194,8 +194,9 @@ def test_the_config_class_names_the_algorithm_when_it_is_unique():
     marloo = algorithms.load("marloo")
     assert _resolve_algorithm(None, marloo.config_class())[0] is marloo
     assert _resolve_algorithm(None, None)[0].name == "magrpo"
-    with pytest.raises(TypeError, match=r"config of \['iac', 'maac'\]: pass algorithm=NAME"):
-        _resolve_algorithm(None, algorithms.load("iac").config_class())
+    assert _resolve_algorithm(None, algorithms.load("iac").config_class())[0].name == "iac"
+    with pytest.raises(TypeError, match="config of no registered algorithm: pass algorithm="):
+        _resolve_algorithm(None, type("Sub", (algorithms.load("magrpo").config_class,), {})())
 
 
 def test_central_credit_on_the_scripted_tree():
@@ -243,3 +244,5 @@ def test_iac_uses_each_agents_own_reward_and_ends_its_future_when_it_leaves():
     maac = algorithms.load("maac")
     team = maac(maac.config_class(**settings), agents).credit(tree, ctx)
     assert _rows(team, "editor")[0] == pytest.approx([0.75 + 0.5 * later, 7.5 / 11 + 0.5 * later])
+    iac_team = iac(iac.config_class(reward="team", **settings), agents).credit(tree, ctx)
+    assert _rows(iac_team, "editor")[0] == pytest.approx([0.75, 7.5 / 11])  # it left: no future

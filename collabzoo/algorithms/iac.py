@@ -1,8 +1,9 @@
 """``iac``: independent actor-critic: every agent learns alone, with its own critic.
 
 Agent a's critic reads only a's own observation at each node where a acts,
-``V_a(node) = critic_a(obs_a)``, and a's own reward (``edge.rewards[a]``; collabzoo's envs
-pay every agent the team reward). Per-turn advantages by GAE over the rollout tree::
+``V_a(node) = critic_a(obs_a)``, and a's own reward (``edge.rewards[a]``; ``reward="team"``:
+the team reward, as CoMLRL's IAC uses the joint return; collabzoo's envs pay every agent the
+team reward, so there the two agree). Per-turn advantages by GAE over the rollout tree::
 
     A_a(k) = r_a(k) + discount * V_a(child_k) - V_a(node)
              + discount * lambda * mean(A_a of child_k's joint actions)
@@ -16,18 +17,30 @@ baseline).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 from collabzoo.algorithms.critic import ActorCritic, ActorCriticConfig
+from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.rollout import Edge, Node
 
-__all__ = ["IAC", "ActorCriticConfig"]
+__all__ = ["IAC", "IACConfig"]
+
+
+@dataclass
+class IACConfig(ActorCriticConfig):
+    """Hyper-parameters of IAC: the actor-critics', plus which reward each agent learns from."""
+
+    # --- critic ---
+    reward: Literal["own", "team"] = "own"
+    """Each agent's reward: its ``own`` (``edge.rewards[agent]``) or the ``team`` reward."""
 
 
 class IAC(ActorCritic):
     """One critic per agent, on the agent's own observation and reward."""
 
     name: ClassVar[str] = "iac"
+    config_class: ClassVar[type[TrainerConfig]] = IACConfig
 
     def views(self) -> list[str]:
         return list(self.agents)
@@ -39,4 +52,4 @@ class IAC(ActorCritic):
         return node.observations[view] if view in node.live else None
 
     def view_reward(self, view: str, edge: Edge) -> float:
-        return edge.rewards.get(view, 0.0)
+        return edge.rewards.get(view, 0.0) if self.config.reward == "own" else edge.reward
