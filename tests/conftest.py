@@ -11,6 +11,9 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 # must not depend on the host, so it runs as on a CPU without (tests that need either path
 # force the detection themselves; see test_dtype.py). Inherited by subprocesses too.
 os.environ["COLLABZOO_CPU_BF16"] = "0"
+# likewise on a GPU machine: the suite runs on the CPU (models default to cuda when one is
+# visible, and the numbers checked here are the CPU's)
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import pytest
 from envtools import ALL_ENV_IDS

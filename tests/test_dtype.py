@@ -95,3 +95,16 @@ def test_unknown_model_name_is_one_line_listing_the_embedded_names(tmp_path):
     assert len(error) == 1
     assert "neither an embedded model (smollm2-135m, tiny)" in error[0]
     assert "nor a local folder" in error[0]
+
+
+@pytest.mark.parametrize(("capability", "native"), [((7, 0), False), ((7, 5), False),
+                                                    ((8, 0), True), ((9, 0), True)])
+def test_gpu_bf16_is_native_from_ampere_on(monkeypatch, capability, native):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    asked = []
+    monkeypatch.setattr(torch.cuda, "get_device_capability",
+                        lambda device=None: asked.append(device) or capability)
+    gpu = torch.device("cuda:1")
+    assert models.native_bf16(gpu) is native
+    assert asked == [gpu]  # the device asked about, not the current one
+    assert models.resolve_dtype("auto", gpu) == (torch.bfloat16 if native else torch.float32)

@@ -401,7 +401,9 @@ def native_bf16(device: torch.device) -> bool:
     """Whether bfloat16 is native, so fast, on ``device`` (a CUDA GPU with bf16, or a CPU
     with :func:`cpu_has_native_bf16`)."""
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        # is_bf16_supported() counts emulation (pre-Ampere GPUs) and asks the current device;
+        # native bf16 tensor cores start at compute capability 8.0 (Ampere)
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(device) >= (8, 0)
     if device.type == "cpu":
         return cpu_has_native_bf16()
     return False
