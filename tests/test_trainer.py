@@ -338,3 +338,19 @@ def test_resume_keeps_this_runs_optimizer_implementation(tmp_path):
     resumed.train(resume=True)
     assert resumed.step == 2
     assert all(g["fused"] for o in resumed.optimizers.values() for g in o.param_groups)
+
+
+def test_checkpoint_rng_state_includes_cuda_generators(monkeypatch):
+    """On a GPU, sampling draws from the CUDA generators: they are saved and restored too."""
+    from collabzoo.trainers import checkpoint
+
+    saved_cuda = [torch.ByteTensor([1, 2, 3])]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: saved_cuda)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    state = checkpoint._rng_state()
+    assert state["torch_cuda"] is saved_cuda
+    checkpoint._set_rng_state(state)
+    assert restored == [saved_cuda]

@@ -6,7 +6,7 @@ Layout of ``<output>/checkpoints/step-N/``::
     optimizer.pt            {agent: optimizer state}, {agent: scheduler state} (an
                             algorithm's extra module ``m`` under ``module:m``)
     algorithm.pt            the algorithm's state (e.g. critic parameters), when it has any
-    rng_state_<rank>.pt     Python, NumPy and torch RNG states of each process
+    rng_state_<rank>.pt     Python, NumPy, torch (and CUDA) RNG states of each process
     trainer_state.json      step, counters, and the config (written last)
 
 A checkpoint is written to ``step-N.tmp/`` and renamed to ``step-N/`` when complete, so a run
@@ -34,14 +34,20 @@ _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
 def _rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(),
-            "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+             "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        # sampling on a GPU draws from the CUDA generators (InverseCdfSampler's torch.rand)
+        state["torch_cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+    if "torch_cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["torch_cuda"])
 
 
 def save_checkpoint(
