@@ -171,6 +171,46 @@ def test_feedback_never_shows_a_held_out_test(env_id, pool):
         assert "First failing" not in obs[agent]
 
 
+# A program that reads every test's source from the sandbox process's frames and raises it
+# as its error: the error text is the candidate's own, so it must not come from a process
+# that held a held-out test.
+EXFILTRATE = """
+def {entry}(*args, **kwargs):
+    import sys
+    frame, sources = sys._getframe(0), []
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, (list, tuple)):
+                for item in value:
+                    if isinstance(item, tuple) and len(item) == 3 and isinstance(item[2], str):
+                        sources.append(item[2])
+        frame = frame.f_back
+    if sources:
+        print(" || ".join(sources))
+        raise ValueError(" || ".join(sources))
+    return aux(*args)
+"""
+
+
+@pytest.mark.parametrize("env_id", IDS)
+@pytest.mark.parametrize("feedback", ["first_assert", "docstring"])
+def test_a_program_that_reads_the_tests_cannot_show_them_to_itself(env_id, feedback, pool):
+    env = make(env_id, pool, num_turns=2, feedback=feedback)
+    env.reset(options={"task_index": 0})
+    entry = env.task["entry_point"]
+    obs, _, _, _, infos = env.step({"helper": HELPER,
+                                    "main": EXFILTRATE.format(entry=entry)})
+    hidden = [t.source for t in split_check(env.task["test"], entry)][1:]
+    failure = infos["main"]["visible_failure"]
+    assert failure is not None and "ValueError" in failure["error"]  # it ran, and raised
+    # in the scored run the program did find the held-out tests (the exploit is real) ...
+    assert any(h in infos["main"]["first_failure"]["error"] for h in hidden) or \
+        any(h in (infos["main"]["first_failure"]["output"] or "") for h in hidden)
+    # ... but the observation comes from the run that held only the visible tests
+    for agent in ("helper", "main"):
+        assert not any(h in obs[agent] for h in hidden)
+
+
 def _wrong_mains(task):
     """Two wrong answers: one that always fails, one right only at its first call (so the
     first assert passes and the held-out tests fail)."""

@@ -19,6 +19,13 @@ Feedback between turns shows only *visible* tests (``feedback=``, :data:`FEEDBAC
 agents already read (:func:`~collabzoo.envs.coding.checks.docstring_examples`); ``"none"``
 no test at all. The other tests are held out: their text never reaches an observation, in
 training or in evaluation; the feedback says only how many of them failed.
+
+The visible tests' outcomes that the feedback shows (error, output, expected vs actual) come
+from a separate sandbox run of the program with the visible tests only. The scored run holds
+every test's source in the candidate's process, and the error text is written by the
+candidate's code: a program that read the held-out tests there and raised them as its error
+would otherwise copy them into its next observation (tested). With ``num_turns == 1`` there
+is no next observation and no second run.
 """
 
 from __future__ import annotations
@@ -208,7 +215,7 @@ class CodingCollabEnv(TextCollabEnv):
         return self._tests_cache[key]
 
     def extra_visible_tests(self, task: Mapping[str, Any]) -> tuple[TestCase, ...]:
-        """Tests run for the feedback only, after the scored ones (the docstring examples)."""
+        """The prompt's docstring examples, run for the feedback only (``feedback="docstring"``)."""
         if self.feedback_tests != "docstring":
             return ()
         key = task["task_id"]
@@ -231,34 +238,44 @@ class CodingCollabEnv(TextCollabEnv):
             analysis = analyze_code(helper_code, main_code, task["entry_point"], context,
                                     self.thin_wrapper)
             tests = self.tests_of(task)
-            extra = self.extra_visible_tests(task)
+            visible_tests = self.visible_tests(task)
             run_index = None
             if analysis.main_defined and analysis.compiles:
                 program = "\n\n".join(p for p in (context, helper_code, main_code) if p.strip())
                 run_index = len(to_run)
-                to_run.append(Candidate(program + "\n", tests + extra))
-            prepared.append((analysis, tests, extra, run_index, helper_code, main_code))
+                to_run.append(Candidate(program + "\n", tests))
+                if visible_tests:  # the feedback's own run: no held-out test in the process
+                    to_run.append(Candidate(program + "\n", visible_tests))
+            prepared.append((analysis, tests, visible_tests, run_index, helper_code, main_code))
         results = self.pool.run_many(to_run) if to_run else []
         scores = []
-        for analysis, tests, extra, run_index, helper_code, main_code in prepared:
-            result = results[run_index] if run_index is not None else None
-            scores.append(self._make_score(analysis, tests, extra, result, helper_code,
-                                           main_code))
+        for analysis, tests, visible_tests, run_index, helper_code, main_code in prepared:
+            result = visible_result = None
+            if run_index is not None:
+                result = results[run_index]
+                visible_result = results[run_index + 1] if visible_tests else None
+            scores.append(self._make_score(analysis, tests, visible_tests, result,
+                                           visible_result, helper_code, main_code))
         return scores
 
-    def _make_score(self, analysis, tests, extra, result: CandidateResult | None, helper_code,
-                    main_code) -> Score:
+    def visible_tests(self, task: Mapping[str, Any]) -> tuple[TestCase, ...]:
+        """The tests whose outcomes the next turn's feedback may show (none when there is no
+        next turn)."""
+        if self.num_turns < 2 or self.feedback_tests == "none":
+            return ()
+        if self.feedback_tests == "first_assert":
+            return self.tests_of(task)[:1]
+        return self.extra_visible_tests(task)
+
+    def _make_score(self, analysis, tests, visible_tests, result: CandidateResult | None,
+                    visible_result: CandidateResult | None, helper_code, main_code) -> Score:
         scored = result.tests[: len(tests)] if result is not None else []
         passed = sum(t.passed for t in scored)
         total = len(tests)
         reward, components = joint_reward(analysis, passed, total)
-        # the tests the feedback may show, with their outcomes (never a held-out test)
-        if self.feedback_tests == "first_assert":
-            visible = list(zip(tests[:1], scored[:1], strict=False))  # scored: [] if not run
-        elif self.feedback_tests == "docstring" and result is not None:
-            visible = list(zip(extra, result.tests[len(tests):], strict=True))
-        else:
-            visible = []
+        # the tests the feedback may show, with their outcomes from the run that held only them
+        outcomes = visible_result.tests if visible_result is not None else []
+        visible = list(zip(visible_tests, outcomes, strict=False))
         details = {
             "tests_passed": passed,
             "tests_total": total,
