@@ -653,3 +653,19 @@ def test_trainer_config_sets_the_prompt_format():
     assert all(p.chat_template is False and p.enable_thinking for p in trainer.policies.values())
     with pytest.raises(ValueError, match="chat_template must be one of"):
         MAGRPOConfig(chat_template="maybe")
+
+
+def test_hidden_states_of_the_base_and_adapters_stay_trainable():
+    a, b = load_policies("tiny", 2, lora=LoraSettings(r=2), device="cpu", names=["a", "b"])
+    with torch.no_grad():
+        for p in a.trainable_parameters():
+            p.add_(0.5)
+    texts = ["hello world", "a longer text about the sea"]
+    h = a.hidden_states(texts)
+    assert h.shape == (2, 128) and h.dtype == torch.float32 and not h.requires_grad
+    # the base model's features: the same whichever adapter asks, whatever the adapter holds
+    torch.testing.assert_close(h, b.hidden_states(texts))
+    # the last token of each text, left padding ignored: alone it gives the same row
+    torch.testing.assert_close(h[1:], a.hidden_states(texts[1:]), atol=1e-5, rtol=1e-5)
+    # peft's disable_adapter() exit freezes the non-active adapters; ours re-enables them
+    assert all(p.requires_grad for p in a.trainable_parameters() + b.trainable_parameters())

@@ -360,7 +360,7 @@ class HFPolicy:
                 )
         with torch.no_grad():
             if self.adapter_name is not None:
-                with self.model.disable_adapter():
+                with hf_internals.adapters_disabled(self.model):
                     return _completion_log_probs(
                         self.model, prompt_ids, prompt_mask, completion_ids, self.share_prompts
                     )
@@ -374,6 +374,27 @@ class HFPolicy:
                 "load it with load_policy(..., keep_reference=True), or use LoRA "
                 "(load_policy(..., lora=LoraSettings())), whose reference is the base model"
             )
+
+    @torch.no_grad()
+    def hidden_states(self, texts: list[str]) -> torch.Tensor:
+        """(N, hidden) float32 on the CPU: the last layer's hidden state at the last token of
+        each text, in this policy's prompt format, without gradient.
+
+        A LoRA policy reads it from the frozen base model (adapters off), so the features do
+        not drift as the adapter trains; a fully fine-tuned policy from its current model.
+        One forward over the texts (what a value head on the policy reads, e.g. the actor-
+        critics' ``critic_input="hidden"``).
+        """
+        if not texts:
+            return torch.zeros((0, self.model.config.get_text_config().hidden_size))
+        ids, mask = self._encode(texts)  # (N, P) left-padded: the last column is the last token
+        _, positions = _positions(mask, 0)
+        device = self.device
+        with hf_internals.adapters_disabled(self.model):
+            out = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                             position_ids=positions.to(device), output_hidden_states=True,
+                             use_cache=False)
+        return out.hidden_states[-1][:, -1].float().cpu()
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         """This policy's adapter parameters (LoRA) or all model parameters (full)."""

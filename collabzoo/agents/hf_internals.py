@@ -44,6 +44,7 @@ import torch
 __all__ = [
     "activate_adapter",
     "adapter_parameters",
+    "adapters_disabled",
     "cache_kwarg",
     "output_cache",
     "prompt_sharing_supported",
@@ -173,6 +174,26 @@ def activate_adapter(model: Any, adapter_name: str) -> None:
     for params in _TRAINABLE.get(model, {}).values():
         for p in params:
             p.requires_grad_(True)
+
+
+@contextlib.contextmanager
+def adapters_disabled(model: Any) -> Iterator[None]:
+    """The block runs the base model alone (every LoRA adapter of ``model`` off).
+
+    peft's ``disable_adapter()`` ends by calling ``set_adapter`` on the active adapter, which
+    freezes every other one: afterwards every registered adapter is made trainable again.
+    A model without adapters runs as it is.
+    """
+    if not hasattr(model, "disable_adapter"):
+        yield
+        return
+    try:
+        with model.disable_adapter():
+            yield
+    finally:
+        for params in _TRAINABLE.get(model, {}).values():
+            for p in params:
+                p.requires_grad_(True)
 
 
 @contextlib.contextmanager

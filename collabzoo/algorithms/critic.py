@@ -17,10 +17,11 @@ instead: the text goes through the policy's prompt format and tokenizer and one 
 of its model without gradient (``output_hidden_states=True``; a LoRA policy's adapters are
 switched off, so the features come from the frozen base model), and a small head (``critic_dim``
 wide, tanh MLP) on the last layer's hidden state of the last token gives the value; only the
-head trains. **Cost:** one prompt-only LLM forward per node and critic each step (about a
-tenth of a step's generation on small models; the head is ``(hidden_size + 2) x critic_dim + 1``
-parameters). It needs policies with a transformers ``model``, ``tokenizer`` and
-``format_prompt`` (``HFPolicy``); MAAC's joint text goes through the first agent's policy.
+head trains. **Cost:** prompt-only LLM forwards of every node's text: one when the step's
+credit is computed and one per optimisation pass of the critic (``1 + num_iterations`` per
+step); the head is ``(hidden_size + 2) x critic_dim + 1`` parameters. It needs policies with
+:meth:`HFPolicy.hidden_states <collabzoo.agents.HFPolicy.hidden_states>`; MAAC's joint text
+goes through the first agent's policy.
 
 **Credit.** For every view (IAC: each agent, on its own observation and its own reward; MAAC:
 the team, on the joint observation and the team reward), the critic values every node where
@@ -39,7 +40,6 @@ import math
 import re
 import zlib
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -105,33 +105,21 @@ class HiddenStateCritic(torch.nn.Module):
 
     def __init__(self, policy: Any, dim: int = 32) -> None:
         super().__init__()
+        if not callable(getattr(policy, "hidden_states", None)):
+            raise TypeError(f"critic_input='hidden' needs policies with hidden_states(texts) "
+                            f"(HFPolicy); {type(policy).__name__} has none: use "
+                            "critic_input='text'")
         self._policy = [policy]  # a list: the policy's model must not become a submodule
-        hidden = policy.model.config.get_text_config().hidden_size
+        hidden = policy.hidden_states(["x"]).shape[1]
         self.head = torch.nn.Sequential(torch.nn.Linear(hidden, dim), torch.nn.Tanh(),
                                         torch.nn.Linear(dim, 1))
         torch.nn.init.zeros_(self.head[2].weight)
         torch.nn.init.zeros_(self.head[2].bias)
 
-    @torch.no_grad()
     def features(self, texts: list[str]) -> torch.Tensor:
-        """(N, hidden) the last layer's hidden state of each text's last token."""
-        policy = self._policy[0]
-        rows = [policy.tokenizer(policy.format_prompt(t))["input_ids"] or [policy.pad_token_id]
-                for t in texts]
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), policy.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):  # left padding: the last column is every text's last token
-            ids[i, width - len(r):] = torch.tensor(r)
-            mask[i, width - len(r):] = 1
-        model = policy.model
-        device = next(model.parameters()).device
-        off = model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext()
-        with off:
-            out = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                        position_ids=(mask.cumsum(1) - 1).clamp(min=0).to(device),
-                        output_hidden_states=True)
-        return out.hidden_states[-1][:, -1].float().cpu()
+        """(N, hidden) the last layer's hidden state of each text's last token
+        (:meth:`HFPolicy.hidden_states <collabzoo.agents.HFPolicy.hidden_states>`)."""
+        return self._policy[0].hidden_states(texts)
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         """(N,) the value of every text."""
@@ -152,7 +140,8 @@ class ActorCriticConfig(TrainerConfig):
     # --- critic ---
     critic_input: CriticInput = "text"
     """What the critic reads: ``text`` (a separate hashed word/word-pair model) or ``hidden``
-    (a head on the policy's last hidden state; one extra LLM forward per node)."""
+    (a head on the policy's last hidden state; ``1 + num_iterations`` prompt-only LLM forwards
+    of every node's text per step)."""
     gae_lambda: float = 0.95
     """GAE's lambda: 1 = Monte-Carlo returns minus the value, 0 = one-step TD errors."""
     critic_learning_rate: float = 1e-3
