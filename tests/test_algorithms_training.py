@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from functools import partial
 
-import numpy as np
 import pytest
 import torch
 from plain_env import BrevityEnv
@@ -17,6 +16,7 @@ from collabzoo import algorithms
 from collabzoo.algorithms.central import TEAM, CentralEnv
 from collabzoo.cli import main
 from collabzoo.trainers import Trainer
+from collabzoo.trainers.trend import reward_trend
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 
@@ -39,9 +39,10 @@ def test_learnable_plain_env_reward_rises(name):
                      seed=0)
     history = Trainer(partial(BrevityEnv, writer_turns=1), model="tiny", config=config,
                       algorithm=name).train()
-    rewards = [r["reward/mean"] for r in history]
-    first, last = np.mean(rewards[:5]), np.mean(rewards[-5:])
-    assert last > first + 0.08, f"{name}: first 5 steps {first:.3f}, last 5 {last:.3f}"
+    # relative to the run's own step-to-step noise, not an absolute margin: the trajectory
+    # differs between CPUs (their matmul kernels round differently)
+    trend = reward_trend(history)
+    assert trend.rises and trend.rise > 0.05, f"{name}: {trend.describe()}"
 
 
 @pytest.mark.parametrize(("name", "critic_input"), [("iac", "text"), ("maac", "text"),
