@@ -90,6 +90,16 @@ def test_central_env_prompts_every_role_and_parses_one_answer():
     assert rewards[TEAM] == 1.0 and terms[TEAM] and env.agents == []
 
 
+def test_central_env_reduces_the_roles_rewards_as_configured():
+    for name, expected in (("min", 5 / 14), ("max", 10 / 12)):
+        env = CentralEnv(BrevityEnv(writer_turns=2, editor_turns=1), team_reward=name)
+        env.reset(seed=0)
+        _, rewards, _, _, _ = env.step({TEAM: "### WRITER\nab\n### EDITOR\nabcd"})
+        assert rewards[TEAM] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="team_reward must be one of"):
+        CentralEnv(BrevityEnv(), team_reward="median")
+
+
 def test_central_trains_one_policy(tmp_path):
     trainer = Trainer(LengthRatioEnv, model="tiny", algorithm="central",
                       config=_config("central", steps=1, output_dir=str(tmp_path)))

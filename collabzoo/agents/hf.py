@@ -182,7 +182,8 @@ class HFPolicy:
         chat_template: wrap each prompt as a user message with the tokenizer's chat template
             (``True``), feed the raw prompt text (``False``, what the MAGRPO paper's reference
             code does), or ``"auto"``/``None``: the template if the tokenizer has one (chat
-            and instruct models ship one; most base models do not).
+            and instruct models ship one, and so do some base models, e.g. Qwen's: pass
+            ``False`` to feed a base model raw text).
         enable_thinking: the chat-template variable of hybrid reasoning models (Qwen3 and
             others): ``False`` (the default) asks the template for an answer without a
             ``<think>`` section, which would otherwise fill the token budget and be scored as

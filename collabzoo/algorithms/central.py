@@ -16,14 +16,13 @@ protocol (``collabzoo eval --protocol single --agents run:RUN/team``).
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import gymnasium
 
 from collabzoo.algorithms.magrpo import MAGRPO
-from collabzoo.envs.contract import step_batch
+from collabzoo.envs.contract import TEAM_REWARDS, step_batch
 from collabzoo.protocols.single import SingleFormat, format_for_roles
 from collabzoo.trainers.config import TrainerConfig
 
@@ -43,12 +42,19 @@ declared answer length (``metadata["answer_tokens"]``) is the sum of the roles'.
         env: Any text ParallelEnv.
         single_format: How the prompt is built and the answer split (default: the format
             registered for ``env``'s roles).
+        team_reward: How the roles' rewards make the team's one reward (a key of
+            :data:`~collabzoo.envs.contract.TEAM_REWARDS`, the trainer's ``team_reward``).
     """
 
     possible_agents: ClassVar[list[str]] = [TEAM]
 
-    def __init__(self, env: Any, single_format: SingleFormat | None = None) -> None:
+    def __init__(self, env: Any, single_format: SingleFormat | None = None,
+                 team_reward: str = "mean") -> None:
+        if team_reward not in TEAM_REWARDS:
+            raise ValueError(f"team_reward must be one of {sorted(TEAM_REWARDS)}, "
+                             f"got {team_reward!r}")
         self.env = env
+        self.reduce = TEAM_REWARDS[team_reward]
         self.roles = list(env.possible_agents)
         self.format = single_format or format_for_roles(self.roles)
         self.agents: list[str] = []
@@ -87,7 +93,7 @@ declared answer length (``metadata["answer_tokens"]``) is the sum of the roles'.
 
     def _result(self, acted: Sequence[str], result: tuple) -> tuple:
         observations, rewards, terminations, truncations, infos = result
-        reward = statistics.fmean(rewards[r] for r in acted)
+        reward = self.reduce([rewards[r] for r in acted])
         done = not self.env.agents
         self.agents = [] if done else [TEAM]
         info = infos.get(acted[0], {})
@@ -121,4 +127,4 @@ class Central(MAGRPO):
 
     @classmethod
     def wrap_env(cls, env: Any, config: TrainerConfig) -> CentralEnv:
-        return CentralEnv(env)
+        return CentralEnv(env, team_reward=config.team_reward)
