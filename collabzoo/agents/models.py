@@ -384,8 +384,8 @@ _DTYPES = {
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bfloat16 matmuls natively (AVX-512-BF16 or AMX).
 
-    Without either, torch emulates bfloat16 on the CPU, many times slower than float32
-    (an AVX2-only AMD host: 1.2 vs 60 GFLOP/s for a 512x576x1536 matmul on one thread).
+    Without either, torch emulates bfloat16 on the CPU, many times slower than float32 (the
+    README's "dtype" paragraph has the measured figures).
     torch exposes the check only privately: a torch without it counts as "no" (float32).
     ``COLLABZOO_CPU_BF16=1`` or ``=0`` overrides the detection (the test suite sets 0, so
     that its numbers do not depend on the host).
