@@ -15,7 +15,7 @@ __all__ = ["adamw", "lr_schedule"]
 def adamw(params: list[torch.nn.Parameter], config: TrainerConfig,
            learning_rate: float | None = None) -> torch.optim.AdamW:
     """AdamW, fused (one kernel per step) for floating-point parameters on CPU or CUDA where
-    this torch has the kernel (CPU: torch >= 2.4), about 10x faster than foreach on a CPU
+    this torch has the kernel (CPU: torch >= 2.4), many times faster than foreach on a CPU
     (figures: ``benchmarks/vs_comlrl.py``). Anything else gets torch's default implementation
     (an unsupported device would only fail at the first step)."""
     lr = config.learning_rate if learning_rate is None else learning_rate
