@@ -191,6 +191,7 @@ def rollout(
     max_turns: int = MAX_TURNS,
     timing: dict[str, float] | None = None,
     return_before: Sequence[float] | None = None,
+    turns_left: int | None = None,
 ) -> Rollout:
     """Grow the rollout trees of B freshly reset envs turn by turn, then set every return.
 
@@ -212,12 +213,14 @@ def rollout(
         timing: If given, ``generate_s`` and ``score_s`` (seconds) are added to it.
         return_before: (B,) the team return of turns already played in each env (when the
             roots are mid-episode states); default 0.
+        turns_left: Turns the roots may still take (mid-episode roots); default: the env's
+            ``num_turns``, else ``max_turns``.
     """
     timing = timing if timing is not None else {}
     timing.setdefault("generate_s", 0.0)
     timing.setdefault("score_s", 0.0)
     features = features if features is not None else env_features(envs[0])
-    turn_limit = features.turn_limit(max_turns)
+    turn_limit = turns_left if turns_left is not None else features.turn_limit(max_turns)
     agents = list(policies)
     G = num_generations
     choices = JOINT_MODES[joint_mode](G, len(agents))
@@ -299,7 +302,7 @@ def regrow(nodes: Sequence[Node], policies: Mapping[str, Policy], *, num_generat
                        [{a: nodes[i].observations[a] for a in nodes[i].live} for i in where],
                        policies,
                        num_generations=num_generations, features=features,
-                       max_turns=max_turns - turn,
+                       turns_left=features.turn_limit(max_turns) - turn,
                        return_before=[nodes[i].return_before for i in where], **options)
         for i, root in zip(where, tree.levels[0], strict=True):
             roots[i] = root
