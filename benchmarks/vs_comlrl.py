@@ -25,44 +25,12 @@ Usage::
 
 Models: ``tiny`` is the project's test model (0.62M parameters); ``tiny-1.3m-deep`` (5
 layers, 1.36M) and ``tiny-1.3m-wide`` (hidden 192, 1.30M) have the size of the issue's
-reference measurement (CoMLRL 0.32 s per prompt-step on a 1.3M-parameter Qwen2; on
-``tiny-1.3m-deep`` here CoMLRL takes 0.31 s). collabzoo's ``micro_batch_size`` is 32 (all rows
-in one pass) on the tiny models and 8 on SmolLM2.
+reference measurement (a 1.3M-parameter Qwen2). collabzoo's ``micro_batch_size`` is 32 (all
+rows in one pass) on the tiny models and 8 on SmolLM2.
 
-Writes ``benchmarks/results/vs_comlrl.json`` and prints a table. A benchmark, not a test: it
-asserts nothing about time.
-
-Measured on the 2-core development machine, quiet (load average < 1), torch's default threads
-(2 here, for both trainers), ``python benchmarks/vs_comlrl.py`` (3 rounds; ratio: median and
-range of the per-round ratios):
-
-==============  ===============  ==========  =====================  ===========
-model           trainer          s/prompt    vs CoMLRL              peak RSS
-==============  ===============  ==========  =====================  ===========
-tiny (0.62M)    CoMLRL 1.4.3     0.162                              500 MB
-tiny            collabzoo full   0.040       3.8x (3.7-4.2)         444 MB
-tiny            collabzoo LoRA   0.043       3.4x (3.3-4.0)         443 MB
-tiny-1.3m-deep  CoMLRL 1.4.3     0.314                              541 MB
-tiny-1.3m-deep  collabzoo full   0.075       4.1x (3.8-4.3)         512 MB
-tiny-1.3m-deep  collabzoo LoRA   0.078       4.0x (3.8-4.2)         504 MB
-SmolLM2-135M    CoMLRL 1.4.3     14.59                              6041 MB
-SmolLM2-135M    collabzoo full   3.91        3.7x (3.6-3.9)         4118 MB (0.68x)
-SmolLM2-135M    collabzoo LoRA   3.19        4.6x (4.6-5.0)         1725 MB (0.29x)
-SmolLM2-135M    LoRA bf16        2.27        6.4x (5.9-7.3)         1274 MB (0.21x)
-==============  ===============  ==========  =====================  ===========
-
-(The SmolLM2 rows were re-run after collabzoo's AdamW became fused, on a busier hour: CoMLRL
-took 12.15 s per prompt-step in the first run; the ratios are paired per round. Before the
-fused AdamW: full copies 3.5x, LoRA 4.7x, bf16 6.4x.)
-
-With ``--threads 1`` (one round each, same day) the ratios are lower, because collabzoo's
-batched matrix products use the second core and CoMLRL's batch-1 and batch-4 ones barely do:
-tiny 3.1x (full and LoRA), tiny-1.3m-deep 3.6-3.8x, SmolLM2 full 2.6x, LoRA 3.45x, LoRA bf16
-4.4x. At one thread collabzoo's SmolLM2 step is near this core's fp32 floor: the loss pass
-runs its matrix products at ~80 GFLOP/s (77% of its time in ``mm``) and a larger
-micro-batch does not change it; both trainers do about the same FLOPs per token, CoMLRL adds
-padding, per-sample prompt recomputation and batch-1 passes. On the tiny models the rest is
-per-operator overhead of the transformers Llama code, the same in both trainers.
+Writes ``benchmarks/results/vs_comlrl.json`` and prints a table; the figures are in that
+file and in the README's benchmark section, with the commands that made them. A benchmark,
+not a test: it asserts nothing about time.
 
 Where the gains come from: all B x G completions of an agent in one ``generate`` call;
 each distinct prompt run once and its KV cache shared by its G samples (generation prefill
