@@ -1,42 +1,81 @@
-"""collabzoo's MAGRPO trainer against CoMLRL 1.4.3 at equal settings: speed and peak memory.
+"""collabzoo's trainers against CoMLRL 1.4.3's at equal settings: speed and peak memory.
 
-Both trainers train 2 agents on the same model, the same 8 prompts, G=4 completions of at most
+Both libraries train 2 agents on the same model, the same 8 prompts, G=4 completions of at most
 32 new tokens, one epoch (every prompt once), single turn, the same joint reward (how close
-len(answer 2) / len(answer 1) is to 2). Each run is a fresh subprocess; the figure is the
-seconds of the training call divided by the number of prompts ("seconds per prompt-step":
-CoMLRL trains one prompt per step), and the process's peak RSS (model loading included).
+len(answer 2) / len(answer 1) is to 2), sampling at temperature 1, top-p 1, no top-k. Each run
+is a fresh subprocess; the figure is the seconds of the training call divided by the number of
+prompts ("seconds per prompt-step": CoMLRL's MAGRPO trains one prompt per step), and the
+process's peak RSS (model loading included).
 
 CoMLRL is installed into its own venv (default ``$TMPDIR/collabzoo-venv-comlrl``) with
 ``pip install "torch==<our torch>" comlrl==1.4.3`` on first use: it declares no torch, and
 the pin keeps pip on the CPU wheel that this machine already has.
 
-collabzoo runs in three variants: ``full`` (two full models, as CoMLRL), ``lora`` (one frozen
-base shared by two LoRA adapters, fp32) and ``lora-bf16`` (the same in bfloat16).
+``--algos`` picks the algorithms (default ``magrpo``); each is compared with CoMLRL's trainer
+of the same name:
+
+- ``magrpo``: collabzoo's ``MAGRPOTrainer`` against CoMLRL's ``MAGRPOTrainer``.
+- ``iac``: collabzoo's ``--algo iac`` against CoMLRL's ``IACTrainer``.
+- ``maac``: collabzoo's ``--algo maac`` against CoMLRL's ``MAACTrainer``.
+
+collabzoo runs in up to three variants: ``full`` (two full models, as CoMLRL), ``lora`` (one
+frozen base shared by two LoRA adapters, fp32) and ``lora-bf16`` (the same in bfloat16; MAGRPO
+only). Its ``micro_batch_size`` is 32 (all rows in one pass) on the tiny models and 8 on
+SmolLM2.
+
+**The actor-critics at equal settings, and what still differs.** Both libraries put a value
+head of the same shape (hidden -> ``--critic-dim`` tanh -> 1) on a transformer's last hidden
+state of the prompt's last token (V of the observation, CoMLRL's ``critic_type="v"``), take
+the advantage ``reward - V`` (single turn: GAE is the one-step TD error) normalised over all
+prompts x G samples of an agent, weight each sample's summed completion log-probability by it
+(collabzoo: ``loss_aggregation="seq-sum"``), and make one optimizer step per agent over those
+samples (CoMLRL: ``rollout_buffer_size`` = prompts x G). What remains different:
+
+- IAC's critic. CoMLRL runs with ``use_separate_critic=False``: the head sits on the agent's
+  own model, the value loss (coefficient 0.6, clipped at 0.2) is added to the policy loss and
+  its gradient trains the whole model through the actor's optimizer and learning rate.
+  collabzoo's ``critic_input="hidden"`` reads the frozen base's features without gradient
+  (a LoRA policy's adapters off) and trains only the head, with its own AdamW at
+  ``--critic-learning-rate``. CoMLRL's default ``use_separate_critic=True`` (a full trained
+  copy of the model per agent as critic) is not timed: collabzoo has no full-model critic.
+- MAAC's critic. CoMLRL's centralised critic is always a full copy of the model with the
+  head, all of it trained (AdamW at ``--critic-learning-rate``): three models in memory.
+  collabzoo's is a head on the first agent's frozen features of the joint observation: two
+  models. The joint texts differ in format (CoMLRL ``[Agent i] prompt`` blocks, collabzoo
+  ``[agent]`` headers).
+- The policy loss: CoMLRL's ``-logprob * advantage``; collabzoo's clipped surrogate with one
+  iteration, which has the same gradient; collabzoo clips the gradient norm at 1.0, CoMLRL's
+  actor-critics do not clip.
+- Rewards: CoMLRL's IAC gives each agent the joint reward; collabzoo's ``iac`` gives each
+  agent its own, which this env makes the joint reward for both.
 
 Each setting runs ``--repeats`` rounds (default 3) of every trainer in turn; printed and
-stored: the median seconds per prompt-step of each, and the median (min-max) of the per-round
-ratios CoMLRL / collabzoo.
+stored: the median seconds per prompt-step of each, the median (min-max) of the per-round
+ratios CoMLRL / collabzoo, and the load average (1 min) before each run. Rows are merged into
+``benchmarks/results/vs_comlrl.json`` by (model, algorithm, threads). The figures are in
+that file and in the README's benchmark table, with the commands that made them. A
+benchmark, not a test: it asserts nothing about time.
 
 Usage::
 
-    python benchmarks/vs_comlrl.py            # tiny, tiny-1.3m-deep, smollm2-135m; all variants
+    python benchmarks/vs_comlrl.py            # tiny, tiny-1.3m-deep, smollm2-135m; MAGRPO
     python benchmarks/vs_comlrl.py --models tiny --threads 1
-    python benchmarks/vs_comlrl.py --models smollm2-135m --variants lora-bf16 --repeats 1
+    python benchmarks/vs_comlrl.py --models tiny tiny-1.3m-deep --algos iac maac --threads 1
 
 Models: ``tiny`` is the project's test model (0.62M parameters); ``tiny-1.3m-deep`` (5
 layers, 1.36M) and ``tiny-1.3m-wide`` (hidden 192, 1.30M) have the size of the issue's
-reference measurement (a 1.3M-parameter Qwen2). collabzoo's ``micro_batch_size`` is 32 (all
-rows in one pass) on the tiny models and 8 on SmolLM2.
+reference measurement (a 1.3M-parameter Qwen2); ``smollm2-135m`` is the embedded
+SmolLM2-135M-Instruct.
 
-Writes ``benchmarks/results/vs_comlrl.json`` and prints a table; the figures are in that
-file and in the README's benchmark section, with the commands that made them. A benchmark,
-not a test: it asserts nothing about time.
+On a shared machine, ``--threads 1`` keeps the comparison fair: with torch's default threads
+on cores that other processes also use, both trainers' thread pools wait on each other.
 
-Where the gains come from: all B x G completions of an agent in one ``generate`` call;
-each distinct prompt run once and its KV cache shared by its G samples (generation prefill
-and loss); inverse-CDF sampling instead of ``torch.multinomial``, which draws one random
-number per vocabulary entry (``collabzoo/agents/hf.py``); micro-batched loss over completion
-tokens only; one frozen base for all LoRA agents (memory).
+Where collabzoo's gains come from: all B x G completions of an agent in one ``generate``
+call; each distinct prompt run once and its KV cache shared by its G samples (generation
+prefill and loss); inverse-CDF sampling instead of ``torch.multinomial``, which draws one
+random number per vocabulary entry (``collabzoo/agents/hf.py``); micro-batched loss over
+completion tokens only; one frozen base for all LoRA agents (memory). CoMLRL adds padding,
+per-sample prompt recomputation and batch-1 passes; both do about the same FLOPs per token.
 """
 
 from __future__ import annotations
@@ -102,13 +141,33 @@ COMLRL_RUNNER = textwrap.dedent('''
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     fmt = lambda item, **kw: item["prompt"]
-    args = MAGRPOConfig(num_train_epochs=1, num_agents=2, num_generations=spec["G"],
-                        max_new_tokens=spec["max_new_tokens"], temperature=1.0, top_p=1.0,
-                        top_k=None, num_turns=1, eval_interval=0, eval_num_samples=0,
-                        agent_learning_rate=1e-5, agent_devices="cpu")
-    trainer = MAGRPOTrainer(agent_model=spec["model_dir"], num_agents=2, tokenizer=tok,
-                            train_dataset=Dataset.from_list([{"prompt": p} for p in spec["prompts"]]),
-                            reward_func=reward_func, formatters=[fmt, fmt], args=args)
+    dataset = Dataset.from_list([{"prompt": p} for p in spec["prompts"]])
+    common = dict(num_train_epochs=1, num_agents=2, num_generations=spec["G"],
+                  max_new_tokens=spec["max_new_tokens"], temperature=1.0, top_p=1.0,
+                  top_k=None, num_turns=1, eval_interval=0, eval_num_samples=0,
+                  agent_learning_rate=1e-5, agent_devices="cpu")
+    if spec["algo"] == "magrpo":
+        trainer = MAGRPOTrainer(agent_model=spec["model_dir"], num_agents=2, tokenizer=tok,
+                                train_dataset=dataset, reward_func=reward_func,
+                                formatters=[fmt, fmt], args=MAGRPOConfig(**common))
+    else:
+        # one update per agent over all prompts x G samples, as collabzoo's one step
+        buffer = dict(rollout_buffer_size=len(spec["prompts"]) * spec["G"])
+        if spec["algo"] == "iac":
+            from comlrl.trainers.actor_critic import IACConfig, IACTrainer
+            args = IACConfig(**common, **buffer, use_separate_critic=False,
+                             value_head_hidden_dim=spec["critic_dim"])
+            trainer = IACTrainer(agent_model=spec["model_dir"], tokenizer=tok,
+                                 train_dataset=dataset, reward_func=reward_func,
+                                 formatters=[fmt, fmt], args=args)
+        else:
+            from comlrl.trainers.actor_critic import MAACConfig, MAACTrainer
+            args = MAACConfig(**common, **buffer, critic_devices="cpu",
+                              critic_learning_rate=spec["critic_learning_rate"])
+            trainer = MAACTrainer(agent_model=spec["model_dir"], critic_model=spec["model_dir"],
+                                  tokenizer=tok, train_dataset=dataset, reward_func=reward_func,
+                                  formatters=[fmt, fmt], args=args,
+                                  model_config={"critic_value_head_hidden_dim": spec["critic_dim"]})
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
@@ -147,11 +206,22 @@ COLLABZOO_RUNNER = textwrap.dedent('''
     policies = load_policies(spec["model_dir"], 2, lora=lora, names=["first", "second"],
                              dtype="bfloat16" if variant.endswith("bf16") else "float32",
                              chat_template=False)
-    config = MAGRPOConfig(steps=1, batch_size=len(spec["prompts"]), num_generations=spec["G"],
-                          max_new_tokens=spec["max_new_tokens"], learning_rate=1e-5,
-                          progress_bar=False, report_to=(),
-                          micro_batch_size=spec["micro_batch_size"])
-    trainer = MAGRPOTrainer(PromptsEnv, policies=policies, config=config)
+    fields = dict(steps=1, batch_size=len(spec["prompts"]), num_generations=spec["G"],
+                  max_new_tokens=spec["max_new_tokens"], learning_rate=1e-5,
+                  progress_bar=False, report_to=(),
+                  micro_batch_size=spec["micro_batch_size"])
+    if spec["algo"] == "magrpo":
+        trainer = MAGRPOTrainer(PromptsEnv, policies=policies, config=MAGRPOConfig(**fields))
+    else:
+        from collabzoo import algorithms
+        from collabzoo.trainers import Trainer
+
+        config_class = algorithms.load(spec["algo"]).config_class
+        # CoMLRL's actor-critics weight the sequence's summed log-probability
+        config = config_class(**fields, critic_input="hidden", critic_dim=spec["critic_dim"],
+                              critic_learning_rate=spec["critic_learning_rate"],
+                              loss_aggregation="seq-sum")
+        trainer = Trainer(PromptsEnv, policies=policies, config=config, algorithm=spec["algo"])
     start = time.perf_counter()
     history = trainer.train()
     seconds = time.perf_counter() - start
@@ -212,14 +282,53 @@ def run(python: Path, runner: str, spec: dict, threads: int | None) -> dict:
     return result
 
 
+def trainer_names(algo: str, variants: list[str], comlrl: bool) -> list[str]:
+    """The trainers of one (model, algorithm) row, in the order each round runs them.
+
+    MAGRPO keeps its historical names (``comlrl``, ``collabzoo-<variant>``); the actor-critics
+    are ``comlrl-<algo>`` and ``collabzoo-<algo>-<variant>``.
+    """
+    if algo == "magrpo":
+        ours = [f"collabzoo-{v}" for v in variants]
+        return (["comlrl"] if comlrl else []) + ours
+    ours = [f"collabzoo-{algo}-{v}" for v in variants if v != "lora-bf16"]
+    return ([f"comlrl-{algo}"] if comlrl else []) + ours
+
+
+def paired(numerators: list[dict], denominators: list[dict]) -> dict:
+    """Median and range of the per-round ratios of seconds per prompt-step."""
+    ratios = [n["s_per_prompt_step"] / d["s_per_prompt_step"]
+              for n, d in zip(numerators, denominators, strict=True)]
+    return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios),
+            "rounds": ratios}
+
+
+def merge_rows(path: Path, rows: list[dict]) -> list[dict]:
+    """The stored rows with those of the same (model, algorithm, threads) replaced by
+    ``rows``; rows without ``algo`` are MAGRPO's."""
+    def key(row):
+        return row["model"], row.get("algo", "magrpo"), row["threads"]
+
+    old = json.loads(path.read_text()) if path.exists() else []
+    fresh = {key(r) for r in rows}
+    return [r for r in old if key(r) not in fresh] + rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["tiny", "tiny-1.3m-deep", "smollm2-135m"],
                         choices=[*TINY_SHAPES, "smollm2-135m"])
+    parser.add_argument("--algos", nargs="+", default=["magrpo"], choices=["magrpo", "iac", "maac"],
+                        help="the algorithms compared with CoMLRL's trainer of the same name")
     parser.add_argument("--variants", nargs="+", default=["full", "lora", "lora-bf16"],
-                        choices=["full", "lora", "lora-bf16"])
+                        choices=["full", "lora", "lora-bf16"],
+                        help="collabzoo's variants (the actor-critics skip lora-bf16)")
     parser.add_argument("--G", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--critic-dim", type=int, default=32,
+                        help="hidden width of both libraries' value heads (iac, maac)")
+    parser.add_argument("--critic-learning-rate", type=float, default=1e-3,
+                        help="critic learning rate (collabzoo's critics, CoMLRL's MAAC critic)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds of every trainer; medians and paired ratios reported")
     parser.add_argument("--micro-batch-size", type=int, default=None,
@@ -239,52 +348,64 @@ def main(argv: list[str] | None = None) -> int:
 
     cache = cache_dir() / "models"
     reward_source = inspect.getsource(length_ratio_reward)
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or None
     rows = []
     for model in args.models:
         folder = model_folder(model, cache)
-        spec = dict(model_dir=str(folder), prompts=PROMPTS, G=args.G,
-                    max_new_tokens=args.max_new_tokens, reward_source=reward_source,
-                    micro_batch_size=args.micro_batch_size or (32 if model in TINY_SHAPES else 8))
-        row: dict = {"model": model, "prompts": len(PROMPTS), "G": args.G,
-                     "max_new_tokens": args.max_new_tokens, "threads": args.threads,
-                     "micro_batch_size": spec["micro_batch_size"], "repeats": args.repeats,
-                     "load_average_before": os.getloadavg()[0]}
-        trainers = ([] if args.skip_comlrl else ["comlrl"]) + [f"collabzoo-{v}" for v in args.variants]
-        runs: dict[str, list[dict]] = {name: [] for name in trainers}
-        # rounds of every trainer in turn: a slow patch of the shared machine hits one round
-        # of all of them, and each round gives a paired ratio
-        for _ in range(args.repeats):
+        for algo in args.algos:
+            spec = dict(model_dir=str(folder), prompts=PROMPTS, G=args.G, algo=algo,
+                        max_new_tokens=args.max_new_tokens, reward_source=reward_source,
+                        critic_dim=args.critic_dim,
+                        critic_learning_rate=args.critic_learning_rate,
+                        micro_batch_size=args.micro_batch_size or (32 if model in TINY_SHAPES else 8))
+            row: dict = {"model": model, "algo": algo, "prompts": len(PROMPTS), "G": args.G,
+                         "max_new_tokens": args.max_new_tokens, "threads": args.threads,
+                         "micro_batch_size": spec["micro_batch_size"], "repeats": args.repeats,
+                         "commit": commit, "load_average_before": os.getloadavg()[0]}
+            if algo != "magrpo":
+                row.update(critic_dim=args.critic_dim, critic_learning_rate=args.critic_learning_rate)
+            trainers = trainer_names(algo, args.variants, not args.skip_comlrl)
+            runs: dict[str, list[dict]] = {name: [] for name in trainers}
+            loads = []
+            # rounds of every trainer in turn: a slow patch of the shared machine hits one round
+            # of all of them, and each round gives a paired ratio
+            for _ in range(args.repeats):
+                for name in trainers:
+                    loads.append(os.getloadavg()[0])
+                    if name.startswith("comlrl"):
+                        result = run(comlrl_python(args.comlrl_venv), COMLRL_RUNNER, spec,
+                                     args.threads)
+                    else:
+                        variant = name.removeprefix("collabzoo-").removeprefix(f"{algo}-")
+                        result = run(Path(sys.executable), COLLABZOO_RUNNER,
+                                     {**spec, "variant": variant}, args.threads)
+                    result["s_per_prompt_step"] = result["train_s"] / len(PROMPTS)
+                    runs[name].append(result)
+                    print(f"{model:14s} {algo:6s} {name:28s} {result['s_per_prompt_step']:8.3f} "
+                          f"s/prompt-step  peak RSS {result['peak_rss_mb']:7.0f} MB", flush=True)
+            row["load_average"] = {"median": statistics.median(loads), "min": min(loads),
+                                   "max": max(loads)}
+            reference = "comlrl" if algo == "magrpo" else f"comlrl-{algo}"
             for name in trainers:
-                if name == "comlrl":
-                    result = run(comlrl_python(args.comlrl_venv), COMLRL_RUNNER, spec, args.threads)
-                else:
-                    variant = name.removeprefix("collabzoo-")
-                    result = run(Path(sys.executable), COLLABZOO_RUNNER,
-                                 {**spec, "variant": variant}, args.threads)
-                result["s_per_prompt_step"] = result["train_s"] / len(PROMPTS)
-                runs[name].append(result)
-                print(f"{model:14s} {name:20s} {result['s_per_prompt_step']:8.3f} s/prompt-step"
-                      f"  peak RSS {result['peak_rss_mb']:7.0f} MB", flush=True)
-        for name in trainers:
-            times = [r["s_per_prompt_step"] for r in runs[name]]
-            entry = {"runs": runs[name], "s_per_prompt_step": statistics.median(times),
-                     "peak_rss_mb": max(r["peak_rss_mb"] for r in runs[name])}
-            if name != "comlrl" and "comlrl" in runs:
-                paired = [c["s_per_prompt_step"] / r["s_per_prompt_step"]
-                          for c, r in zip(runs["comlrl"], runs[name], strict=True)]
-                entry["speedup"] = statistics.median(paired)
-                entry["speedup_min"], entry["speedup_max"] = min(paired), max(paired)
-                entry["memory_ratio"] = entry["peak_rss_mb"] / max(
-                    r["peak_rss_mb"] for r in runs["comlrl"])
-            row[name] = entry
-            extra = (f"  {entry['speedup']:4.1f}x faster ({entry['speedup_min']:.1f}-"
-                     f"{entry['speedup_max']:.1f}), {entry['memory_ratio']:.2f}x memory"
-                     if "speedup" in entry else "")
-            print(f"== {model:14s} {name:20s} median {entry['s_per_prompt_step']:7.3f} s/prompt-step"
-                  f"  peak RSS {entry['peak_rss_mb']:7.0f} MB{extra}", flush=True)
-        rows.append(row)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(rows, indent=2))
+                times = [r["s_per_prompt_step"] for r in runs[name]]
+                entry = {"runs": runs[name], "s_per_prompt_step": statistics.median(times),
+                         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs[name])}
+                extra = ""
+                if name != reference and reference in runs:
+                    ratio = paired(runs[reference], runs[name])
+                    entry["speedup"] = ratio["median"]
+                    entry["speedup_min"], entry["speedup_max"] = ratio["min"], ratio["max"]
+                    entry["memory_ratio"] = entry["peak_rss_mb"] / max(
+                        r["peak_rss_mb"] for r in runs[reference])
+                    extra += (f"  {entry['speedup']:4.1f}x faster ({entry['speedup_min']:.1f}-"
+                              f"{entry['speedup_max']:.1f}), {entry['memory_ratio']:.2f}x memory")
+                row[name] = entry
+                print(f"== {model:14s} {algo:6s} {name:28s} median {entry['s_per_prompt_step']:7.3f} "
+                      f"s/prompt-step  peak RSS {entry['peak_rss_mb']:7.0f} MB{extra}", flush=True)
+            rows.append(row)
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(json.dumps(merge_rows(args.output, [row]), indent=2))
     print(f"wrote {args.output}")
     return 0
 
