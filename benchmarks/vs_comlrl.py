@@ -49,6 +49,12 @@ samples (CoMLRL: ``rollout_buffer_size`` = prompts x G). What remains different:
 - Rewards: CoMLRL's IAC gives each agent the joint reward; collabzoo's ``iac`` gives each
   agent its own, which this env makes the joint reward for both.
 
+**Before and after.** ``--before DIR`` also runs the MAGRPO variants of another checkout of
+collabzoo (``git worktree add DIR COMMIT``) in the same rounds, each right after the current
+checkout's run of the same variant, with the same venv (the checkout leads ``PYTHONPATH`` and
+is the working directory; the runner checks which ``collabzoo`` it imported). Stored: the
+per-round ratios after / before (> 1: the current checkout is slower).
+
 Each setting runs ``--repeats`` rounds (default 3) of every trainer in turn; printed and
 stored: the median seconds per prompt-step of each, the median (min-max) of the per-round
 ratios CoMLRL / collabzoo, and the load average (1 min) before each run. Rows are merged into
@@ -61,6 +67,9 @@ Usage::
     python benchmarks/vs_comlrl.py            # tiny, tiny-1.3m-deep, smollm2-135m; MAGRPO
     python benchmarks/vs_comlrl.py --models tiny --threads 1
     python benchmarks/vs_comlrl.py --models tiny tiny-1.3m-deep --algos iac maac --threads 1
+    git worktree add /tmp/vs-before a353aee
+    python benchmarks/vs_comlrl.py --models tiny --variants full lora --threads 1 \
+        --repeats 5 --before /tmp/vs-before
 
 Models: ``tiny`` is the project's test model (0.62M parameters); ``tiny-1.3m-deep`` (5
 layers, 1.36M) and ``tiny-1.3m-wide`` (hidden 192, 1.30M) have the size of the issue's
@@ -210,7 +219,7 @@ COLLABZOO_RUNNER = textwrap.dedent('''
                   max_new_tokens=spec["max_new_tokens"], learning_rate=1e-5,
                   progress_bar=False, report_to=(),
                   micro_batch_size=spec["micro_batch_size"])
-    if spec["algo"] == "magrpo":
+    if spec["algo"] == "magrpo":  # the path that also runs on a checkout from before the algorithms
         trainer = MAGRPOTrainer(PromptsEnv, policies=policies, config=MAGRPOConfig(**fields))
     else:
         from collabzoo import algorithms
@@ -228,7 +237,8 @@ COLLABZOO_RUNNER = textwrap.dedent('''
     m = history[-1]
     print("RESULT " + json.dumps({"train_s": seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "generate_s": m["perf/generate_s"], "loss_s": m["perf/loss_s"]}))
+        "generate_s": m["perf/generate_s"], "loss_s": m["perf/loss_s"],
+        "collabzoo_file": __import__("collabzoo").__file__}))
 ''')
 
 
@@ -266,31 +276,40 @@ def model_folder(name: str, cache: Path) -> Path:
     return Path(name)
 
 
-def run(python: Path, runner: str, spec: dict, threads: int | None) -> dict:
+def run(python: Path, runner: str, spec: dict, threads: int | None,
+        source: Path = ROOT) -> dict:
+    """One trainer in a fresh subprocess; ``source``: the collabzoo checkout it imports (its
+    root is the working directory and leads ``PYTHONPATH``)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "WANDB_MODE": "disabled"}
+           "WANDB_MODE": "disabled",
+           "PYTHONPATH": os.pathsep.join([str(source), *filter(None, [os.environ.get("PYTHONPATH")])])}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     start = time.perf_counter()
     done = subprocess.run([str(python), "-c", runner, json.dumps(spec)], capture_output=True,
-                          text=True, env=env, cwd=str(ROOT))
+                          text=True, env=env, cwd=str(source))
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"runner failed ({done.returncode}):\n{done.stderr[-4000:]}")
     result = json.loads(lines[-1][len("RESULT "):])
     result["wall_s"] = time.perf_counter() - start
+    if "collabzoo_file" in result and not Path(result["collabzoo_file"]).is_relative_to(source):
+        raise RuntimeError(f"imported {result['collabzoo_file']}, not the checkout {source}")
     return result
 
 
-def trainer_names(algo: str, variants: list[str], comlrl: bool) -> list[str]:
+def trainer_names(algo: str, variants: list[str], comlrl: bool, before: bool) -> list[str]:
     """The trainers of one (model, algorithm) row, in the order each round runs them.
 
     MAGRPO keeps its historical names (``comlrl``, ``collabzoo-<variant>``); the actor-critics
-    are ``comlrl-<algo>`` and ``collabzoo-<algo>-<variant>``.
+    are ``comlrl-<algo>`` and ``collabzoo-<algo>-<variant>``; ``@before``: the ``--before``
+    checkout.
     """
     if algo == "magrpo":
         ours = [f"collabzoo-{v}" for v in variants]
-        return (["comlrl"] if comlrl else []) + ours
+        # each variant right beside its @before run: the pair sees the same patch of load
+        return (["comlrl"] if comlrl else []) + [
+            n for name in ours for n in ([name, f"{name}@before"] if before else [name])]
     ours = [f"collabzoo-{algo}-{v}" for v in variants if v != "lora-bf16"]
     return ([f"comlrl-{algo}"] if comlrl else []) + ours
 
@@ -336,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
                         "model in one pass, 8 for smollm2-135m)")
     parser.add_argument("--threads", type=int, default=None,
                         help="OMP_NUM_THREADS of both trainers (default: torch's own)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="a checkout of an earlier collabzoo commit (git worktree add DIR "
+                        "COMMIT): its MAGRPO variants run in the same rounds, same venv")
     parser.add_argument("--comlrl-venv", type=Path,
                         default=Path(tempfile.gettempdir()) / "collabzoo-venv-comlrl")
     parser.add_argument("--skip-comlrl", action="store_true", help="time collabzoo only")
@@ -348,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
 
     cache = cache_dir() / "models"
     reward_source = inspect.getsource(length_ratio_reward)
+    before_commit = None
+    if args.before is not None:
+        args.before = args.before.resolve()
+        before_commit = subprocess.run(["git", "-C", str(args.before), "rev-parse", "HEAD"],
+                                       capture_output=True, text=True, check=True).stdout.strip()
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or None
     rows = []
@@ -365,7 +392,10 @@ def main(argv: list[str] | None = None) -> int:
                          "commit": commit, "load_average_before": os.getloadavg()[0]}
             if algo != "magrpo":
                 row.update(critic_dim=args.critic_dim, critic_learning_rate=args.critic_learning_rate)
-            trainers = trainer_names(algo, args.variants, not args.skip_comlrl)
+            trainers = trainer_names(algo, args.variants, not args.skip_comlrl,
+                                     algo == "magrpo" and args.before is not None)
+            if algo == "magrpo" and args.before is not None:
+                row["before_commit"] = before_commit
             runs: dict[str, list[dict]] = {name: [] for name in trainers}
             loads = []
             # rounds of every trainer in turn: a slow patch of the shared machine hits one round
@@ -377,9 +407,11 @@ def main(argv: list[str] | None = None) -> int:
                         result = run(comlrl_python(args.comlrl_venv), COMLRL_RUNNER, spec,
                                      args.threads)
                     else:
-                        variant = name.removeprefix("collabzoo-").removeprefix(f"{algo}-")
+                        base, _, tag = name.partition("@")
+                        variant = base.removeprefix("collabzoo-").removeprefix(f"{algo}-")
                         result = run(Path(sys.executable), COLLABZOO_RUNNER,
-                                     {**spec, "variant": variant}, args.threads)
+                                     {**spec, "variant": variant}, args.threads,
+                                     source=args.before if tag == "before" else ROOT)
                     result["s_per_prompt_step"] = result["train_s"] / len(PROMPTS)
                     runs[name].append(result)
                     print(f"{model:14s} {algo:6s} {name:28s} {result['s_per_prompt_step']:8.3f} "
@@ -400,6 +432,12 @@ def main(argv: list[str] | None = None) -> int:
                         r["peak_rss_mb"] for r in runs[reference])
                     extra += (f"  {entry['speedup']:4.1f}x faster ({entry['speedup_min']:.1f}-"
                               f"{entry['speedup_max']:.1f}), {entry['memory_ratio']:.2f}x memory")
+                if name.endswith("@before"):
+                    # after / before: > 1 means the current commit is slower
+                    ratio = paired(runs[name.removesuffix("@before")], runs[name])
+                    row[name.removesuffix("@before")]["after_over_before"] = ratio
+                    extra += (f"  after/before of {name.removesuffix('@before')}: "
+                              f"{ratio['median']:.3f} ({ratio['min']:.3f}-{ratio['max']:.3f})")
                 row[name] = entry
                 print(f"== {model:14s} {algo:6s} {name:28s} median {entry['s_per_prompt_step']:7.3f} "
                       f"s/prompt-step  peak RSS {entry['peak_rss_mb']:7.0f} MB{extra}", flush=True)
