@@ -1,0 +1,160 @@
+"""Training runs of a benchmark: each one is ``collabzoo train`` writing an ordinary run folder.
+
+A run's settings go to ``<run>/benchmark.yaml`` (env, env kwargs, model and config fields, in
+the format ``collabzoo train --config`` reads), then :func:`train_argv` builds the command:
+``collabzoo train [--preset P] --config <run>/benchmark.yaml --steps N --output <run>
+[--algo NAME]``. A run whose ``metrics.jsonl`` reaches the budget and whose agents are saved is
+finished and skipped; one with a checkpoint is resumed (``collabzoo train --resume``); any
+other starts over in its folder. Wall time per launch accumulates in ``<run>/benchmark.json``.
+
+Launchers: one worker runs the command in this process; ``--workers N`` runs N subprocesses
+at once (``python -m collabzoo.cli``, output in ``<run>/train.log``), each with
+``cores // N`` torch threads (``num_threads``, ``OMP_NUM_THREADS``), so that N x threads <= cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib.util import find_spec
+from typing import Any
+
+from collabzoo.benchmark.spec import SpecError, TrainRun
+
+__all__ = ["algorithm_argv", "run_finished", "run_stats", "threads_per_run", "train_argv",
+           "train_runs"]
+
+SETTINGS_FILE = "benchmark.yaml"
+TIMING_FILE = "benchmark.json"
+
+
+def algorithm_argv(name: str) -> list[str]:
+    """How a spec's algorithm reaches ``collabzoo train``: THE one place that maps it.
+
+    With the algorithm registry (``collabzoo.algorithms``, ``collabzoo train --algo``):
+    ``--algo NAME``. Without it, the trainer is MAGRPO and only ``magrpo`` can run.
+    """
+    if find_spec("collabzoo.algorithms") is not None:
+        return ["--algo", name]
+    if name != "magrpo":
+        raise SpecError(f"algorithm {name!r} needs `collabzoo train --algo` (the algorithm "
+                        "registry); this collabzoo trains magrpo only")
+    return []
+
+
+def threads_per_run(workers: int, cores: int | None = None) -> int:
+    """Torch threads of each of ``workers`` concurrent runs: ``cores // workers`` (at least 1)."""
+    cores = cores or os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    return max(1, cores // workers)
+
+
+def _settings(run: TrainRun, threads: int) -> dict[str, Any]:
+    config = {"progress_bar": False, "report_to": [], **run.config,
+              "seed": run.seed, "num_threads": threads}
+    return {"env": run.env, "env_kwargs": run.env_kwargs, "model": run.model, **config}
+
+
+def train_argv(run: TrainRun, threads: int = 1) -> list[str]:
+    """The ``collabzoo train`` arguments of ``run`` (writes ``<run>/benchmark.yaml``)."""
+    import yaml
+
+    run.folder.mkdir(parents=True, exist_ok=True)
+    checkpoints = run.folder / "checkpoints"
+    if checkpoints.is_dir() and any(checkpoints.glob("step-*")):
+        return ["train", "--resume", str(run.folder), "--steps", str(run.steps)]
+    path = run.folder / SETTINGS_FILE
+    path.write_text(yaml.safe_dump(_settings(run, threads), sort_keys=False), encoding="utf-8")
+    argv = ["train", "--config", str(path), "--steps", str(run.steps), "--output", str(run.folder)]
+    if run.preset:
+        argv[1:1] = ["--preset", run.preset]
+    return argv + algorithm_argv(run.algorithm)
+
+
+def run_finished(run: TrainRun) -> bool:
+    """``metrics.jsonl`` reaches the budget and the final agents are saved."""
+    from collabzoo.trainers.metrics import read_metrics
+
+    metrics = run.folder / "metrics.jsonl"
+    agents = run.folder / "agents"
+    if not metrics.is_file() or not agents.is_dir() or not any(agents.iterdir()):
+        return False
+    rows = read_metrics(metrics)
+    return bool(rows) and rows[-1]["step"] >= run.steps
+
+
+def run_stats(run: TrainRun) -> dict[str, Any]:
+    """Budget actually spent: steps, tokens generated (all agents), seconds in training steps,
+    and wall seconds of the launches (setup included)."""
+    from collabzoo.trainers.metrics import read_metrics
+
+    rows = read_metrics(run.folder / "metrics.jsonl") if (run.folder / "metrics.jsonl").is_file() else []
+    tokens = sum(r.get("perf/tokens_per_s", 0.0) * r.get("perf/step_s", 0.0) for r in rows)
+    timing = run.folder / TIMING_FILE
+    wall = json.loads(timing.read_text())["wall_s"] if timing.is_file() else None
+    return {"steps": rows[-1]["step"] if rows else 0, "tokens": round(tokens),
+            "train_s": sum(r.get("perf/step_s", 0.0) for r in rows), "wall_s": wall}
+
+
+def _record_wall(run: TrainRun, seconds: float) -> None:
+    timing = run.folder / TIMING_FILE
+    old = json.loads(timing.read_text()) if timing.is_file() else {"wall_s": 0.0, "launches": 0}
+    timing.write_text(json.dumps({"wall_s": old["wall_s"] + seconds,
+                                  "launches": old["launches"] + 1}) + "\n")
+
+
+def _train_inline(run: TrainRun, threads: int) -> int:
+    from collabzoo.cli import main
+
+    return main(train_argv(run, threads))
+
+
+def _train_subprocess(run: TrainRun, threads: int) -> int:
+    argv = train_argv(run, threads)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with (run.folder / "train.log").open("a", encoding="utf-8") as log:
+        return subprocess.call([sys.executable, "-m", "collabzoo.cli", *argv], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+
+
+def train_runs(
+    runs: Sequence[TrainRun],
+    *,
+    workers: int = 1,
+    cores: int | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, list[TrainRun]]:
+    """Train every unfinished run; returns ``{"skipped", "trained", "failed"}`` runs."""
+    todo = [r for r in runs if not run_finished(r)]
+    result: dict[str, list[TrainRun]] = {"skipped": [r for r in runs if r not in todo],
+                                         "trained": [], "failed": []}
+    if result["skipped"]:
+        log(f"{len(result['skipped'])} of {len(runs)} runs already finished: skipped")
+    threads = threads_per_run(workers, cores)
+    launch = _train_inline if workers == 1 else _train_subprocess
+
+    def one(run: TrainRun) -> tuple[TrainRun, int]:
+        log(f"train {run.folder} ({run.algorithm}, {run.model}, seed {run.seed}, "
+            f"{run.steps} steps, {threads} threads)")
+        began = time.perf_counter()
+        code = launch(run, threads)
+        _record_wall(run, time.perf_counter() - began)
+        return run, code
+
+    if workers == 1:
+        outcomes = [one(r) for r in todo]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            outcomes = list(pool.map(one, todo))
+    for run, code in outcomes:
+        ok = code == 0 and run_finished(run)
+        result["trained" if ok else "failed"].append(run)
+        if not ok:
+            log(f"FAILED {run.folder} (exit {code}; see its train.log or the output above)")
+    return result

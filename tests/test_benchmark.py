@@ -1,0 +1,142 @@
+"""``collabzoo benchmark`` end to end on the tiny model: 2 envs x the available algorithms x
+2 seeds x 2 steps, every output, cross-play and leave-one-out, resume after a run folder is
+deleted, and ``--report``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib.util import find_spec
+
+import pettingzoo
+import pytest
+import yaml
+
+pytest.importorskip("rliable")
+
+import collabzoo  # noqa: E402
+from collabzoo.benchmark import load_spec, run_benchmark  # noqa: E402
+from collabzoo.benchmark.spec import BenchmarkSpec, SpecError, apply_overrides  # noqa: E402
+from collabzoo.benchmark.train import algorithm_argv, threads_per_run  # noqa: E402
+from collabzoo.cli import main  # noqa: E402
+from collabzoo.envs import registration  # noqa: E402
+
+BREVITY = "bench/Brevity-v0"  # tests/plain_env.py: no reward_max, rewards from brevity
+#: a second algorithm once the registry (collabzoo train --algo) exists
+ALGORITHMS = ["magrpo", "mareinforce"] if find_spec("collabzoo.algorithms") else ["magrpo"]
+
+SPEC = {
+    "name": "tiny",
+    "envs": {"collabzoo/TLDR-v1": {"dataset": "bundled", "split": "train"}, BREVITY: {}},
+    "algorithms": {a: {} for a in ALGORITHMS},
+    "models": ["tiny"],
+    "seeds": [0, 1],
+    "budget": {"steps": 2},
+    "train": {"batch_size": 1, "num_generations": 2, "max_new_tokens": 4,
+              "agent_sharing": "copies", "learning_rate": 1e-2, "save_every": 1},
+    "evaluation": {"split": "test", "episodes": 2, "bootstrap_reps": 200},
+}
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    collabzoo.register(BREVITY, "plain_env:BrevityEnv", agents=("writer", "editor"),
+                       description="brevity, for the benchmark test")
+    root = tmp_path_factory.mktemp("bench")
+    path = root / "spec.yaml"
+    path.write_text(yaml.safe_dump(SPEC))
+    lines: list[str] = []
+    results = run_benchmark(load_spec(path), root / "out", log=lines.append)
+    yield root / "out", results, path, lines
+    registration._INFOS.pop(BREVITY, None)
+    pettingzoo.parallel_registry.pop(BREVITY, None)
+
+
+def test_writes_every_output(bench):
+    out, results, _, lines = bench
+    for name in ("results.json", "table.md", "curves.png", "crossplay.png", "spec.yaml"):
+        assert (out / name).is_file(), name
+    assert len(results["runs"]) == 2 * len(ALGORITHMS) * 2
+    assert all(r["steps"] == 2 and r["tokens"] > 0 for r in results["runs"])
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["spec"]["budget"] == {"steps": 2} and "torch" in saved["versions"]
+    table = (out / "table.md").read_text()
+    for method in [*ALGORITHMS, "single (untrained)", "parallel (untrained)",
+                   "sequential (untrained)", "discussion (untrained)"]:
+        assert method in table
+    stats = results["statistics"]["greedy"]
+    for env in SPEC["envs"]:
+        for algo in ALGORITHMS:
+            s = stats[env][algo]
+            assert s["low"] <= s["iqm"] <= s["high"] and sorted(s["seeds"]) == [0, 1]
+        assert set(results["probability_of_improvement"][env][ALGORITHMS[0]]) == {
+            f"{p} (untrained)" for p in ("single", "parallel", "sequential", "discussion")}
+        assert len(results["curves"][env][ALGORITHMS[0]]["iqm"]) == 2
+    assert "all envs" in stats
+
+
+def test_crossplay_matrix_and_leave_one_out(bench):
+    _, results, _, _ = bench
+    stats = results["statistics"]["greedy"]
+    for env in SPEC["envs"]:
+        for algo in ALGORITHMS:
+            cross = results["crossplay"][env][algo]
+            assert cross["seeds"] == [0, 1]
+            assert [len(row) for row in cross["matrix"]] == [2, 2]
+            # the diagonal (agents of one seed together, assembled role by role) is the
+            # self-play evaluation of that seed's team
+            for k, seed in enumerate(cross["seeds"]):
+                assert cross["matrix"][k][k] == pytest.approx(stats[env][algo]["seeds"][seed])
+            roles = results["leave_one_out"][env][algo]
+            assert len(roles) == 2
+            for entry in roles.values():
+                assert sorted(entry["seeds"]) == [0, 1] and entry["contribution"] is not None
+    # the brevity env scores every answer (> 0), so the check above compares real numbers
+    assert any(v > 0 for v in stats[BREVITY][ALGORITHMS[0]]["seeds"].values())
+
+
+def test_rerun_skips_finished_work_and_redoes_a_deleted_run(bench):
+    out, results, path, _ = bench
+    deleted = out / "runs" / "TLDR-v1" / ALGORITHMS[0] / "tiny" / "seed-1"
+    shutil.rmtree(deleted)
+    lines: list[str] = []
+    again = run_benchmark(load_spec(path), out, log=lines.append)
+    trained = [line for line in lines if line.startswith("train ")]
+    assert len(trained) == 1 and str(deleted) in trained[0]
+    evaluated = [line for line in lines if line.startswith("eval ")]
+    assert evaluated and all(str(deleted) in line for line in evaluated)
+    assert len(again["evaluations"]) == len(results["evaluations"])
+
+
+def test_report_rerenders_from_the_folder(bench, capsys):
+    out = bench[0]
+    (out / "table.md").unlink()
+    assert main(["benchmark", "--report", str(out)]) == 0
+    assert (out / "table.md").is_file()
+    assert main(["benchmark", "--report", str(out / "nothing")]) == 2
+    assert "not a benchmark folder" in capsys.readouterr().err
+
+
+def test_spec_checks_and_overrides():
+    assert apply_overrides({"budget": {"steps": 80}}, ["budget.steps=2", "evaluation.episodes=3"]) \
+        == {"budget": {"steps": 2}, "evaluation": {"episodes": 3}}
+    with pytest.raises(SpecError, match="unknown spec keys"):
+        BenchmarkSpec.from_dict({**SPEC, "algos": []})
+    with pytest.raises(SpecError, match="set by the benchmark"):
+        BenchmarkSpec.from_dict({**SPEC, "train": {"steps": 3}})
+    with pytest.raises(SpecError, match="unknown protocols"):
+        BenchmarkSpec.from_dict({**SPEC, "evaluation": {"protocols": ["debate"]}})
+    spec = BenchmarkSpec.from_dict({**SPEC, "evaluation": {"sampling": [
+        "greedy", {"temperature": 0.7, "samples": 2}]}})
+    assert [s.name for s in spec.evaluation.sampling] == ["greedy", "t0.7-n2"]
+    assert threads_per_run(2, cores=2) == 1 and threads_per_run(1, cores=2) == 2
+    assert threads_per_run(3, cores=2) == 1
+
+
+def test_algorithm_mapping():
+    if find_spec("collabzoo.algorithms") is None:
+        assert algorithm_argv("magrpo") == []
+        with pytest.raises(SpecError, match="--algo"):
+            algorithm_argv("maac")
+    else:
+        assert algorithm_argv("maac") == ["--algo", "maac"]
