@@ -1,4 +1,4 @@
-"""The ``collabzoo`` command: ``collabzoo envs | algos | presets | train | eval | plot``.
+"""The ``collabzoo`` command: ``collabzoo envs | algos | presets | train | eval | plot | benchmark``.
 
 Each subcommand is a pair of functions, ``_add_<name>(subparsers)`` and ``_run_<name>(args)``;
 heavy imports (torch, transformers) happen inside ``_run_*`` so that ``collabzoo envs``
@@ -415,6 +415,56 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_benchmark(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "benchmark",
+        help="train and evaluate envs x algorithms x models x seeds; IQM with 95%% CIs",
+        description=(
+            "Run a benchmark spec (collabzoo.benchmark.spec documents its keys): train every "
+            "run (collabzoo train, resumable; finished runs are skipped), evaluate every "
+            "trained team and the untrained protocols of the same base models, cross-play "
+            "and leave-one-out, and write results.json, table.md, curves.png and "
+            "crossplay.png to the output folder. Statistics need the bench extra (rliable)."
+        ),
+    )
+    p.add_argument("spec", nargs="?", help="the spec, e.g. benchmarks/specs/tiny-tldr.yaml")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override spec keys (VALUE is YAML), e.g. budget.steps=2 seeds=[0,1]")
+    p.add_argument("--output", metavar="DIR",
+                   help="the benchmark folder (default: the spec's output, else "
+                        "runs/benchmark/<name>)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="training runs at once (subprocesses), each with cores // N threads")
+    p.add_argument("--report", metavar="DIR",
+                   help="run nothing: re-render the outputs of the benchmark folder DIR")
+    p.set_defaults(run=_run_benchmark)
+
+
+def _run_benchmark(args: argparse.Namespace) -> int:
+    from collabzoo.benchmark import SpecError, load_spec, render_report, run_benchmark
+
+    def fail(message: str) -> int:
+        print(f"collabzoo benchmark: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        if args.report:
+            if args.spec or args.overrides:
+                return fail("--report re-renders a finished folder: give no spec or --set")
+            render_report(args.report)
+            print(f"wrote {args.report}/results.json, table.md, curves.png, crossplay.png")
+            return 0
+        if not args.spec:
+            return fail("give a spec file (or --report DIR)")
+        spec = load_spec(args.spec, args.overrides)
+        run_benchmark(spec, args.output, workers=args.workers)
+    except (SpecError, FileNotFoundError, ImportError) as error:
+        return fail(str(error))
+    except RuntimeError as error:
+        return fail(str(error))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="collabzoo",
@@ -427,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(subparsers)
     _add_eval(subparsers)
     _add_plot(subparsers)
+    _add_benchmark(subparsers)
     return parser
 
 
