@@ -140,3 +140,24 @@ def test_algorithm_mapping():
             algorithm_argv("maac")
     else:
         assert algorithm_argv("maac") == ["--algo", "maac"]
+
+
+@pytest.mark.slow
+def test_ray_launcher_trains_on_a_local_instance(tmp_path):
+    """``--launcher ray``: one Ray task per run on a local instance started here."""
+    ray = pytest.importorskip("ray")
+    spec = BenchmarkSpec.from_dict({
+        **SPEC, "envs": {"collabzoo/TLDR-v1": {"dataset": "bundled", "split": "train"}},
+        "algorithms": {"magrpo": {}},
+        "evaluation": {"split": "test", "episodes": 1, "protocols": ["parallel"],
+                       "crossplay": False, "leave_one_out": False, "bootstrap_reps": 50}})
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        lines: list[str] = []
+        results = run_benchmark(spec, tmp_path / "out", workers=2, launcher="ray",
+                                log=lines.append)
+    finally:
+        ray.shutdown()
+    assert sum(line.endswith(", ray)") for line in lines) == 2
+    assert [r["steps"] for r in results["runs"]] == [2, 2]
+    assert (tmp_path / "out" / "table.md").is_file()

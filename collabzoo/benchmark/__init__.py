@@ -58,9 +58,18 @@ def run_benchmark(
     *,
     workers: int = 1,
     cores: int | None = None,
+    launcher: str = "local",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train, evaluate and report; returns the results (what ``results.json`` holds).
+
+    Args:
+        spec: The benchmark.
+        output: Its folder (default: the spec's ``output``, else ``runs/benchmark/<name>``).
+        workers: Training runs at once; each gets ``cores // workers`` threads.
+        cores: CPU cores to share (default: all of this machine's).
+        launcher: ``local`` (this process, or a pool of subprocesses) or ``ray``.
+        log: Where progress lines go.
 
     Raises:
         RuntimeError: Some runs failed (the others are trained and evaluated first).
@@ -77,7 +86,7 @@ def run_benchmark(
     root.mkdir(parents=True, exist_ok=True)
     (root / SPEC_FILE).write_text(yaml.safe_dump(spec.raw, sort_keys=False), encoding="utf-8")
     runs, jobs = _plan(spec, root)
-    outcome = train_runs(runs, workers=workers, cores=cores, log=log)
+    outcome = train_runs(runs, workers=workers, cores=cores, launcher=launcher, log=log)
     failed = {r.folder for r in outcome["failed"]}
 
     def uses(job: Any, folders: set[Path]) -> bool:

@@ -7,9 +7,12 @@ the format ``collabzoo train --config`` reads), then :func:`train_argv` builds t
 finished and skipped; one with a checkpoint is resumed (``collabzoo train --resume``); any
 other starts over in its folder. Wall time per launch accumulates in ``<run>/benchmark.json``.
 
-Launchers: one worker runs the command in this process; ``--workers N`` runs N subprocesses
-at once (``python -m collabzoo.cli``, output in ``<run>/train.log``), each with
+Launchers: ``local`` with one worker runs the command in this process; ``--workers N`` runs N
+subprocesses at once (``python -m collabzoo.cli``, output in ``<run>/train.log``), each with
 ``cores // N`` torch threads (``num_threads``, ``OMP_NUM_THREADS``), so that N x threads <= cores.
+``ray`` (the ``ray`` extra) runs the same subprocess as one Ray task per run, each asking for
+that many CPUs: on the cluster of ``$RAY_ADDRESS`` (the run folders must then be on a file
+system every node shares), else on a local Ray instance started for the purpose.
 """
 
 from __future__ import annotations
@@ -123,14 +126,38 @@ def _train_subprocess(run: TrainRun, threads: int) -> int:
                                stdout=log, stderr=subprocess.STDOUT)
 
 
+def _timed_subprocess(run: TrainRun, threads: int) -> tuple[int, float]:
+    began = time.perf_counter()
+    return _train_subprocess(run, threads), time.perf_counter() - began
+
+
+def _train_ray(runs: Sequence[TrainRun], threads: int) -> list[tuple[int, float]]:
+    try:
+        import ray
+    except ImportError as error:
+        raise ImportError(f"--launcher ray needs ray ({error}): pip install 'collabzoo[ray]'") \
+            from error
+    if not ray.is_initialized():  # $RAY_ADDRESS: that cluster; unset: a local instance
+        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False,
+                 log_to_driver=False)
+    task = ray.remote(num_cpus=threads)(_timed_subprocess)
+    return ray.get([task.remote(run, threads) for run in runs])
+
+
+LAUNCHERS = ("local", "ray")
+
+
 def train_runs(
     runs: Sequence[TrainRun],
     *,
     workers: int = 1,
     cores: int | None = None,
+    launcher: str = "local",
     log: Callable[[str], None] = print,
 ) -> dict[str, list[TrainRun]]:
     """Train every unfinished run; returns ``{"skipped", "trained", "failed"}`` runs."""
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"unknown launcher {launcher!r}; choose one of {list(LAUNCHERS)}")
     todo = [r for r in runs if not run_finished(r)]
     result: dict[str, list[TrainRun]] = {"skipped": [r for r in runs if r not in todo],
                                          "trained": [], "failed": []}
@@ -147,7 +174,15 @@ def train_runs(
         _record_wall(run, time.perf_counter() - began)
         return run, code
 
-    if workers == 1:
+    if launcher == "ray":
+        for run in todo:
+            log(f"train {run.folder} ({run.algorithm}, {run.model}, seed {run.seed}, "
+                f"{run.steps} steps, {threads} threads, ray)")
+        outcomes = []
+        for run, (code, seconds) in zip(todo, _train_ray(todo, threads), strict=True):
+            _record_wall(run, seconds)
+            outcomes.append((run, code))
+    elif workers == 1:
         outcomes = [one(r) for r in todo]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
