@@ -435,6 +435,9 @@ def _add_benchmark(subparsers: argparse._SubParsersAction) -> None:
                         "runs/benchmark/<name>)")
     p.add_argument("--workers", type=int, default=1,
                    help="training runs at once (subprocesses), each with cores // N threads")
+    p.add_argument("--launcher", choices=("local", "ray"), default="local",
+                   help="local: this process or --workers subprocesses; ray: one Ray task per "
+                        "run ($RAY_ADDRESS's cluster, else a local instance; the ray extra)")
     p.add_argument("--report", metavar="DIR",
                    help="run nothing: re-render the outputs of the benchmark folder DIR")
     p.set_defaults(run=_run_benchmark)
@@ -457,7 +460,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         if not args.spec:
             return fail("give a spec file (or --report DIR)")
         spec = load_spec(args.spec, args.overrides)
-        run_benchmark(spec, args.output, workers=args.workers)
+        run_benchmark(spec, args.output, workers=args.workers, launcher=args.launcher)
     except (SpecError, FileNotFoundError, ImportError) as error:
         return fail(str(error))
     except RuntimeError as error:
