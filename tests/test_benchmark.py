@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 from importlib.util import find_spec
+from pathlib import Path
 
 import pettingzoo
 import pytest
@@ -161,3 +162,18 @@ def test_ray_launcher_trains_on_a_local_instance(tmp_path):
     assert sum(line.endswith(", ray)") for line in lines) == 2
     assert [r["steps"] for r in results["runs"]] == [2, 2]
     assert (tmp_path / "out" / "table.md").is_file()
+
+
+SPECS = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "specs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_shipped_specs_parse(path):
+    from collabzoo.presets import load_preset
+
+    spec = load_spec(path)
+    assert spec.runs("x") and all(collabzoo.spec(env) for env in spec.envs)
+    for preset in spec.preset.values():
+        load_preset(preset)
+    for algo in spec.algorithms:
+        algorithm_argv(algo)

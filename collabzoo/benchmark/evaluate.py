@@ -158,8 +158,10 @@ def run_eval_jobs(
     envs: dict[str, Any] = {}
     group = None
     for job in todo:
-        if (job.env, job.method, job.model) != group:  # bound memory: one group's agents at a time
-            group = (job.env, job.method, job.model)
+        # bound memory: one group's agents at a time (the baselines share the base model)
+        key = (job.env, "" if job.kind == "baseline" else job.method, job.model)
+        if key != group:
+            group = key
             cache.clear()
         if job.env not in envs:
             envs[job.env] = collabzoo.make(job.env, **spec.eval_kwargs(job.env))
