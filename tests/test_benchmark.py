@@ -71,7 +71,8 @@ def test_writes_every_output(bench):
             s = stats[env][algo]
             assert s["low"] <= s["iqm"] <= s["high"] and sorted(s["seeds"]) == [0, 1]
         assert set(results["probability_of_improvement"][env][ALGORITHMS[0]]) == {
-            f"{p} (untrained)" for p in ("single", "parallel", "sequential", "discussion")}
+            *(f"{p} (untrained)" for p in ("single", "parallel", "sequential", "discussion")),
+            *ALGORITHMS[1:]}
         assert len(results["curves"][env][ALGORITHMS[0]]["iqm"]) == 2
     assert "all envs" in stats
 

@@ -3,8 +3,8 @@
 - ``results.json``: the spec, package versions, every run's budget (steps, tokens, seconds),
   every evaluation's per-episode scores, and the statistics below;
 - ``table.md``: methods x envs, ``IQM [95% CI]`` of normalised return over seeds, the
-  probability of improvement of each trained method over the best untrained baseline, the
-  budget, cross-play and leave-one-out;
+  probability of improvement of each trained method over every other method, the budget,
+  cross-play and leave-one-out;
 - ``curves.png``: training curves (``return_normalized`` of each step, else ``reward/mean``),
   IQM over seeds with a 95% CI band, one panel per env; untrained baselines as dashed lines;
 - ``crossplay.png``: one heatmap per env and trained method (rows: seed of the first role's
@@ -131,18 +131,17 @@ def compute_results(spec: BenchmarkSpec, runs: Sequence[TrainRun],
             point, low, high = iqm_ci(matrix, reps=reps)
             aggregate[name] = {"iqm": point, "low": low, "high": high}
         results["statistics"][first.name][ALL_ENVS] = aggregate
-    # probability of improvement of each trained method over each untrained baseline
+    # probability of improvement of each trained method over every other method
     improvement: dict[str, dict[str, dict[str, float]]] = {}
     table = statistics[first.name]
     for env in envs:
         improvement[env] = {}
         trained = {n: s for n, s in table[env].items() if s["kind"] == "team"}
-        baselines = {n: s for n, s in table[env].items() if s["kind"] == "baseline"}
         for t_name, t in trained.items():
             improvement[env][t_name] = {
-                b_name: probability_of_improvement(list(t["seeds"].values()),
-                                                   list(b["seeds"].values()))
-                for b_name, b in baselines.items()}
+                other: probability_of_improvement(list(t["seeds"].values()),
+                                                  list(o["seeds"].values()))
+                for other, o in table[env].items() if other != t_name}
     results["probability_of_improvement"] = improvement
     # cross-play and leave-one-out
     crossplay: dict[str, Any] = {}
@@ -236,14 +235,15 @@ def table_markdown(results: dict[str, Any], spec: BenchmarkSpec) -> str:
         cells = [_cell(stats.get(c, {}).get(m)) for c in columns]
         lines.append(f"| {m}{' (trained)' if m in trained else ''} | " + " | ".join(cells) + " |")
     improvement = results["probability_of_improvement"]
-    if trained and baselines:
-        lines += ["", "Probability of improvement P(trained > baseline) over seeds:", "",
-                  "| env | trained | " + " | ".join(baselines) + " |",
-                  "| --- | --- |" + " ---: |" * len(baselines)]
+    if trained and len(methods) > 1:
+        lines += ["", "Probability of improvement P(row > column) between seeds "
+                  "(ties count 1/2; 0.5: no difference):", "",
+                  "| env | trained | " + " | ".join(methods) + " |",
+                  "| --- | --- |" + " ---: |" * len(methods)]
         for env in envs:
             for m in trained:
                 row = improvement.get(env, {}).get(m, {})
-                cells = [f"{row[b]:.2f}" if b in row else "–" for b in baselines]
+                cells = [f"{row[b]:.2f}" if b in row else "–" for b in methods]
                 lines.append(f"| {env.split('/')[-1]} | {m} | " + " | ".join(cells) + " |")
     budget: dict[str, list[dict[str, Any]]] = {}
     for run in results["runs"]:

@@ -113,9 +113,15 @@ def _record_wall(run: TrainRun, seconds: float) -> None:
 
 
 def _train_inline(run: TrainRun, threads: int) -> int:
+    import traceback
+
     from collabzoo.cli import main
 
-    return main(train_argv(run, threads))
+    try:
+        return main(train_argv(run, threads))
+    except Exception:  # a run that fails (diverges, runs out of memory) fails alone
+        traceback.print_exc()
+        return 1
 
 
 def _train_subprocess(run: TrainRun, threads: int) -> int:
