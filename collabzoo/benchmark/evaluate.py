@@ -87,7 +87,8 @@ def eval_jobs(spec: BenchmarkSpec, root: str | Path, runs: Sequence[TrainRun],
                                       *(f"run:{run_j.folder}/{r}" for r in env_roles[1:]))
                             jobs.append(EvalJob(
                                 env, "crossplay", algo, model, "parallel", agents, i, first,
-                                Path(str(where).format(kind="crossplay")) / f"{i}-{j}",
+                                Path(str(where).format(kind="crossplay")) / first.name
+                                / f"{i}-{j}",
                                 {"i": i, "j": j}))
                 if ev.leave_one_out and len(env_roles) > 1:
                     for seed, run in group.items():
@@ -96,7 +97,8 @@ def eval_jobs(spec: BenchmarkSpec, root: str | Path, runs: Sequence[TrainRun],
                                            for r in env_roles)
                             jobs.append(EvalJob(
                                 env, "loo", algo, model, "parallel", agents, seed, first,
-                                Path(str(where).format(kind="loo")) / f"seed-{seed}" / role,
+                                Path(str(where).format(kind="loo")) / first.name
+                                / f"seed-{seed}" / role,
                                 {"role": role}))
     return jobs
 

@@ -299,9 +299,10 @@ def _plot_curves(results: dict[str, Any], spec: BenchmarkSpec, path: Path) -> No
                             yerr=[[final["iqm"] - final["low"]], [final["high"] - final["iqm"]]],
                             fmt="o", color=line.get_color(), capsize=3,
                             label=f"{name} (eval, IQM + CI)")
-        for name, s in stats.get(env, {}).items():
-            if s["kind"] == "baseline":
-                ax.axhline(s["iqm"], linestyle="--", linewidth=1, alpha=0.8, label=name)
+        baselines = [(n, s) for n, s in stats.get(env, {}).items() if s["kind"] == "baseline"]
+        for k, (name, s) in enumerate(baselines):
+            ax.axhline(s["iqm"], linestyle="--", linewidth=1, alpha=0.8, color=f"C{k + 3}",
+                       label=f"{name}: {s['iqm']:.2f}")
         ax.set_title(env.split("/")[-1], fontsize=10)
         ax.set_xlabel("training step")
         ax.set_ylabel("normalised return")
