@@ -100,8 +100,9 @@ class Sampling:
 class EvaluationSpec:
     """How every trained team and untrained baseline is evaluated (the same for all)."""
 
-    split: str | None = None
-    """The env's eval split (passed as ``split=``); None: the training kwargs as they are."""
+    split: str | dict[str, str] | None = None
+    """The eval split (passed as ``split=``), or ``{env id: split}``; None: the training
+    kwargs as they are."""
     episodes: int | None = None
     """Episodes (split items 0..k-1); None: every item of the split."""
     sampling: list[Sampling] = field(default_factory=lambda: [Sampling()])
@@ -237,8 +238,10 @@ class BenchmarkSpec:
         """The env kwargs of evaluation: the training ones with the eval split (for envs whose
         constructor takes ``split``; others evaluate with their training kwargs)."""
         kwargs = dict(self.envs[env])
-        if self.evaluation.split is not None and _accepts_split(env):
-            kwargs["split"] = self.evaluation.split
+        split = self.evaluation.split
+        split = split.get(env) if isinstance(split, dict) else split
+        if split is not None and _accepts_split(env):
+            kwargs["split"] = split
         return kwargs
 
 
