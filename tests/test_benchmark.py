@@ -178,3 +178,10 @@ def test_shipped_specs_parse(path):
         load_preset(preset)
     for algo in spec.algorithms:
         algorithm_argv(algo)
+    if find_spec("collabzoo.algorithms") is not None:  # every run's config is valid
+        from collabzoo.algorithms import load
+
+        for run in spec.runs("x"):
+            preset = load_preset(run.preset).config if run.preset else {}
+            load(run.algorithm).config_class.from_dict(
+                {**preset, **run.config, "seed": run.seed, "steps": run.steps})
