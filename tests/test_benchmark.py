@@ -22,6 +22,10 @@ from collabzoo.benchmark.train import algorithm_argv, threads_per_run  # noqa: E
 from collabzoo.cli import main  # noqa: E402
 from collabzoo.envs import registration  # noqa: E402
 
+# the tiny spec generates 4 tokens on purpose (speed); TLDR warns that they cannot reach its reward
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::collabzoo.envs.answer_length.GenerationLengthWarning")
+
 BREVITY = "bench/Brevity-v0"  # tests/plain_env.py: no reward_max, rewards from brevity
 #: a second algorithm once the registry (collabzoo train --algo) exists
 ALGORITHMS = ["magrpo", "mareinforce"] if find_spec("collabzoo.algorithms") else ["magrpo"]
