@@ -148,6 +148,23 @@ def test_algorithm_mapping():
         assert algorithm_argv("maac") == ["--algo", "maac"]
 
 
+def test_local_workers_train_runs_in_parallel_subprocesses(tmp_path):
+    """``--workers 2``: two ``collabzoo train`` subprocesses at once, one thread each."""
+    spec = BenchmarkSpec.from_dict({
+        **SPEC, "envs": {"collabzoo/TLDR-v1": {"dataset": "bundled", "split": "train"}},
+        "algorithms": {"magrpo": {}},
+        "evaluation": {"split": "test", "episodes": 1, "protocols": ["parallel"],
+                       "crossplay": False, "leave_one_out": False, "bootstrap_reps": 50}})
+    lines: list[str] = []
+    results = run_benchmark(spec, tmp_path / "out", workers=2, cores=2, log=lines.append)
+    trained = [line for line in lines if line.startswith("train ")]
+    assert len(trained) == 2 and all(line.endswith(", 1 threads)") for line in trained)
+    assert [r["steps"] for r in results["runs"]] == [2, 2]
+    # each run went through its own subprocess, whose output is the run's train.log
+    logs = sorted((tmp_path / "out").rglob("train.log"))
+    assert len(logs) == 2 and all("wrote " in log.read_text() for log in logs)
+
+
 @pytest.mark.slow
 def test_ray_launcher_trains_on_a_local_instance(tmp_path):
     """``--launcher ray``: one Ray task per run on a local instance started here."""
