@@ -3,7 +3,7 @@
 - :mod:`collabzoo.evaluation.results`: ``summary.json`` + ``episodes.jsonl`` + ``table.md``
   of one ``collabzoo eval`` run, written and read back; markdown tables of one or many runs.
 - :mod:`collabzoo.evaluation.plots`: training curves of runs (``collabzoo plot``) and bar
-  charts of results (``benchmarks/paper_table.py``). Needs matplotlib (``train`` extra).
+  charts of results (:func:`~collabzoo.evaluation.plots.bar_chart`). Needs matplotlib (``train`` extra).
 """
 
 from __future__ import annotations
