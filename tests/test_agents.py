@@ -3,6 +3,7 @@ save/load, LoRA adapter independence) and the model loaders. Fast: seconds on CP
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import subprocess
@@ -484,16 +485,22 @@ def _lora_policy_with_random_adapter() -> HFPolicy:
     return policy
 
 
-def _forward_batch_sizes(policy: HFPolicy) -> list[int]:
-    """Record the batch size of every model forward (input_ids rows) from now on."""
-    sizes: list[int] = []
-    original = policy.model.forward
+def _forward_batch_sizes(policy: HFPolicy, inner: bool = False) -> list[int]:
+    """Record the batch size of every model forward (input_ids rows) from now on.
 
+    ``inner``: of the transformers model inside a PeftModel, which the PeftModel's
+    ``generate`` calls (the wrapper's forward sees only direct calls)."""
+    sizes: list[int] = []
+    model = policy.model.get_base_model() if inner else policy.model
+    original = model.forward
+
+    # wraps: generate() reads forward's signature to decide what to pass (position ids)
+    @functools.wraps(original)
     def forward(*args, **kwargs):
         sizes.append(kwargs["input_ids"].shape[0])
         return original(*args, **kwargs)
 
-    policy.model.forward = forward
+    model.forward = forward
     return sizes
 
 
@@ -575,6 +582,63 @@ def test_sample_shared_prefill_equals_per_row_prefill():
             torch.testing.assert_close(a.completion_ids[:, 0], b.completion_ids[:, 0],
                                        atol=0, rtol=0)
             assert sum(x == y for x, y in zip(a.texts, b.texts, strict=True)) >= 6
+
+
+def _two_random_adapters() -> list[HFPolicy]:
+    """Two LoRA policies on one tiny base, with different non-zero adapters."""
+    policies = load_policies("tiny", 2, lora=LoraSettings(r=2), device="cpu")
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for policy in policies:
+            for p in policy.trainable_parameters():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return policies
+
+
+def test_sample_together_equals_each_policys_own_greedy_sample():
+    policies = _two_random_adapters()
+    prompts = [PROMPTS[:2], ["a much longer prompt for the second agent, many more words", "x"]]
+    greedy = SamplingConfig(max_new_tokens=10, temperature=0.0)
+    sizes = _forward_batch_sizes(policies[0], inner=True)
+    own = [p.sample(texts, 3, greedy) for p, texts in zip(policies, prompts, strict=True)]
+    # the adapters differ: so do the two policies' answers to the same prompts
+    assert policies[0].sample(PROMPTS[:2], 1, greedy).texts != \
+        policies[1].sample(PROMPTS[:2], 1, greedy).texts
+    sizes.clear()
+    together = HFPolicy.sample_together(policies, prompts, 3, greedy)
+    # one prefill of the 4 distinct prompts, then one generate loop over all 12 rows
+    assert sizes[0] == 4 and set(sizes[1:]) == {12}
+    for a, b in zip(together, own, strict=True):
+        assert a.texts == b.texts
+        for field in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask"):
+            torch.testing.assert_close(getattr(a, field), getattr(b, field), atol=0, rtol=0)
+        assert a.extra == b.extra
+    # sampled: each policy's rows have its own shapes; log-probs are finite where masked in
+    sampled = HFPolicy.sample_together(policies, prompts, 2, SAMPLING)
+    for policy, s, texts in zip(policies, sampled, prompts, strict=True):
+        assert len(s) == 2 * len(texts)
+        assert s.prompt_ids.shape[1] == policy._encode(texts)[0].shape[1]
+        assert torch.isfinite(policy.log_probs(s)[s.completion_mask.bool()]).all()
+
+
+def test_sample_together_trims_each_policy_to_its_own_length():
+    policies = _two_random_adapters()
+    eos = policies[0].eos_token_ids[0]
+    force_tokens(policies[0], [[5, 6, eos], [7, eos]])  # policy 0's two rows end early
+    s0, s1 = HFPolicy.sample_together(policies, [["q"], ["r"]], 2,
+                                      SamplingConfig(max_new_tokens=8, temperature=0.0))
+    assert s0.completion_ids.shape == (2, 3) and s1.completion_ids.shape == (2, 8)
+    assert s0.completion_mask.tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert s0.completion_ids[1, 2] == policies[0].pad_token_id
+
+
+def test_sample_together_declines_what_it_cannot_share():
+    a, b = _two_random_adapters()
+    full = load_policy("tiny", device="cpu")
+    other = load_policy("tiny", device="cpu", lora=LoraSettings(r=2))  # another base model
+    for policies in ([a], [a, a], [a, full], [a, other]):
+        assert HFPolicy.sample_together(policies, [["q"]] * len(policies), 1) is None
+    assert HFPolicy.sample_together([a, b], [["q"], []], 1) is None
 
 
 def test_missing_cache_internals_fall_back_to_one_forward_per_row(monkeypatch):

@@ -159,3 +159,48 @@ def test_worked_example_under_the_v0_reward_punished_solving_first():
     expected = [4.0, 2.357 + 0.9 * child_mean, 2.357 + 0.9 * child_mean, 1.5 + 0.9 * child_mean]
     assert returns[0].tolist() == pytest.approx(expected)
     assert advantages.tolist() == pytest.approx([-1.01, 0.86, 0.86, -0.71], abs=0.01)
+
+
+class TogetherPolicy(CountingPolicy):
+    """A CountingPolicy class that can sample several of its policies in one call (each
+    joint call recorded as the prompt counts); ``decline``: it returns None (cannot)."""
+
+    joint_calls: list[list[int]] = []
+    decline = False
+
+    @classmethod
+    def sample_together(cls, policies, prompts, n, sampling):
+        if cls.decline:
+            return None
+        cls.joint_calls.append([len(p) for p in prompts])
+        return [CountingPolicy.sample(policy, texts, n, sampling)
+                for policy, texts in zip(policies, prompts, strict=True)]
+
+
+@pytest.mark.parametrize("together, decline, max_rows, joint", [
+    (True, False, None, [[3, 3]]),     # one call for both agents
+    (True, False, 12, [[3, 3]]),       # 2 agents x 3 prompts x G=2 rows fit in 12
+    (True, False, 8, []),              # they do not fit in 8: per agent
+    (False, False, None, []),          # switched off
+    (True, True, None, []),            # the class declines: per agent
+])
+def test_agents_of_a_turn_sample_together_where_their_policies_can(together, decline, max_rows,
+                                                                    joint, monkeypatch):
+    monkeypatch.setattr(TogetherPolicy, "joint_calls", [])
+    monkeypatch.setattr(TogetherPolicy, "decline", decline)
+    base = DigitSumEnv()
+    envs, obs = [], []
+    for i in range(3):
+        env = copy.deepcopy(base)
+        o, _ = env.reset(options={"task_index": i})
+        envs.append(env)
+        obs.append(o)
+    policies = {"a": TogetherPolicy(), "b": TogetherPolicy()}
+    tree = rollout(envs, obs, policies, num_generations=2, sampling=SamplingConfig(),
+                   generation_batch_size=max_rows, generate_together=together)
+    assert TogetherPolicy.joint_calls == joint
+    # the same samples either way: sample j of every agent forms joint action j
+    assert [len(tree.samples[a][0]) for a in "ab"] == [6, 6]
+    assert [e.reward for e in tree.levels[0][0].edges] == [0.0, 2.0]
+    if not joint:
+        assert policies["a"].calls == policies["b"].calls == [(3, 2)]

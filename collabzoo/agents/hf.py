@@ -299,10 +299,7 @@ class HFPolicy:
             this policy's device; ``extra["adapter_name"]`` names the adapter that sampled.
         """
         sampling = sampling if sampling is not None else self.sampling
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        if sampling.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {sampling.max_new_tokens}")
+        _check_sampling(n, sampling)
         device = self.device
         unique_ids, unique_mask = self._encode(prompts)  # (B, P)
         unique_ids, unique_mask = unique_ids.to(device), unique_mask.to(device)
@@ -318,15 +315,7 @@ class HFPolicy:
                 cache = _shared_prefill(self.model, unique_ids, unique_mask, n)
             if cache is not None:
                 gen_kwargs[hf_internals.cache_kwarg()] = cache
-        if sampling.stop_strings:
-            from transformers import StoppingCriteriaList
-
-            stop = _StopStrings(self.tokenizer, sampling.stop_strings, prompt_ids.shape[1])
-            gen_kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
-        if not sampling.greedy:
-            from transformers import LogitsProcessorList
-
-            gen_kwargs["logits_processor"] = LogitsProcessorList([InverseCdfSampler(sampling)])
+        gen_kwargs.update(_sampling_kwargs(self.tokenizer, sampling, prompt_ids.shape[1]))
         with self._adapter_active(), _seeded(sampling.seed, device):
             out = self.model.generate(
                 input_ids=prompt_ids,
@@ -339,6 +328,81 @@ class HFPolicy:
         texts = self._texts(completion_ids, mask, sampling.stop_strings)  # cuts mask in place
         completion_ids[mask == 0] = self.pad_token_id
         return Samples(texts, prompt_ids, prompt_mask, completion_ids, mask, self._extra())
+
+    @classmethod
+    @torch.no_grad()
+    def sample_together(
+        cls,
+        policies: Sequence[HFPolicy],
+        prompts: Sequence[list[str]],
+        n: int = 1,
+        sampling: SamplingConfig | None = None,
+    ) -> list[Samples] | None:
+        """``sample`` for several policies at once: one ``generate`` over all their rows.
+
+        The policies must be LoRA adapters of one shared PeftModel (``load_policies(...,
+        lora=...)``); each row runs its own policy's adapter (peft's mixed-adapter batch), so
+        the base weights are read once per generated token for every agent instead of once
+        per agent. Each policy formats and encodes its own prompts; the returned Samples of
+        policy k are what ``policies[k].sample(prompts[k], n, sampling)`` returns (same
+        shapes: its own prompt padding and completion length), drawn from the same
+        distribution; with a seed, from one random stream for all rows (other numbers than
+        per-policy calls).
+
+        Returns:
+            One Samples per policy, or None (nothing was generated) when the policies cannot
+            share a call: fewer than two, not all LoRA adapters of one model, the same adapter
+            twice, different padding/EOS ids, an empty prompt list, or a model that cannot
+            run mixed-adapter batches (:func:`hf_internals.mixed_adapter_batches_supported`).
+        """
+        if not _can_sample_together(policies) or len(prompts) != len(policies) or \
+                any(not p for p in prompts):
+            return None
+        first = policies[0]
+        sampling = sampling if sampling is not None else first.sampling
+        _check_sampling(n, sampling)
+        device = first.device
+        encoded = [policy._encode(list(texts)) for policy, texts in zip(policies, prompts, strict=True)]
+        width = max(ids.shape[1] for ids, _ in encoded)
+        unique_ids = torch.cat([_left_pad(ids, width, first.pad_token_id) for ids, _ in encoded])
+        unique_mask = torch.cat([_left_pad(mask, width, 0) for _, mask in encoded])
+        unique_ids, unique_mask = unique_ids.to(device), unique_mask.to(device)
+        names = [policy.adapter_name for policy, (ids, _) in zip(policies, encoded, strict=True)
+                 for _ in range(len(ids))]
+        row_names = [name for name in names for _ in range(n)]
+        prompt_ids = unique_ids.repeat_interleave(n, dim=0)  # (N, P)
+        prompt_mask = unique_mask.repeat_interleave(n, dim=0)
+
+        gen_kwargs: dict[str, Any] = {}
+        if all(policy.share_prompts for policy in policies) and n > 1:
+            cache = _shared_prefill(first.model, unique_ids, unique_mask, n, adapter_names=names)
+            if cache is not None:
+                gen_kwargs[hf_internals.cache_kwarg()] = cache
+        gen_kwargs.update(_sampling_kwargs(first.tokenizer, sampling, width))
+        with _seeded(sampling.seed, device):
+            out = first.model.generate(
+                input_ids=prompt_ids,
+                attention_mask=prompt_mask,
+                generation_config=first._generation_config(sampling),
+                adapter_names=row_names,
+                **gen_kwargs,
+            )
+        completion_ids = out[:, width:]  # (N, T) over every policy's rows
+        mask = completion_mask(completion_ids, first.eos_token_ids)
+        results, start = [], 0
+        for policy, (ids, _) in zip(policies, encoded, strict=True):
+            rows = slice(start, start + len(ids) * n)
+            start = rows.stop
+            # the length this policy's own generate would have run to: its longest row
+            t = max(1, int(mask[rows].sum(dim=1).max()))
+            own_ids = completion_ids[rows, :t].clone()
+            own_mask = mask[rows, :t].clone()
+            texts = policy._texts(own_ids, own_mask, sampling.stop_strings)  # cuts own_mask
+            own_ids[own_mask == 0] = policy.pad_token_id
+            p = ids.shape[1]
+            results.append(Samples(texts, prompt_ids[rows, width - p:], prompt_mask[rows, width - p:],
+                                   own_ids, own_mask, policy._extra()))
+        return results
 
     def log_probs(self, samples: Samples, *, reference: bool = False) -> torch.Tensor:
         """(N, T) float32 log-probability of each completion token, under gradient.
@@ -591,10 +655,57 @@ def _completion_log_probs(
     return _full_log_probs(model, prompt_ids, prompt_mask, completion_ids)
 
 
-def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Tensor, n: int) -> Any:
+def _check_sampling(n: int, sampling: SamplingConfig) -> None:
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if sampling.max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {sampling.max_new_tokens}")
+
+
+def _sampling_kwargs(tokenizer: Any, sampling: SamplingConfig, prompt_width: int) -> dict[str, Any]:
+    """``generate`` arguments of ``sampling``: the stop-string criterion (completion text
+    only) and, unless greedy, the :class:`InverseCdfSampler` processor."""
+    kwargs: dict[str, Any] = {}
+    if sampling.stop_strings:
+        from transformers import StoppingCriteriaList
+
+        stop = _StopStrings(tokenizer, sampling.stop_strings, prompt_width)
+        kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
+    if not sampling.greedy:
+        from transformers import LogitsProcessorList
+
+        kwargs["logits_processor"] = LogitsProcessorList([InverseCdfSampler(sampling)])
+    return kwargs
+
+
+def _can_sample_together(policies: Sequence[Any]) -> bool:
+    """Whether ``HFPolicy.sample_together`` can run ``policies`` in one generate call."""
+    if len(policies) < 2 or not all(isinstance(p, HFPolicy) for p in policies):
+        return False
+    first = policies[0]
+    names = [p.adapter_name for p in policies]
+    return (
+        None not in names
+        and len(set(names)) == len(names)
+        and all(p.model is first.model for p in policies)
+        and all(p.pad_token_id == first.pad_token_id for p in policies)
+        and all(p.eos_token_ids == first.eos_token_ids for p in policies)
+        and not first.model.training
+        and hf_internals.mixed_adapter_batches_supported(first.model)
+    )
+
+
+def _left_pad(rows: torch.Tensor, width: int, value: int) -> torch.Tensor:
+    """(B, P) -> (B, width): ``value`` columns added on the left."""
+    return torch.nn.functional.pad(rows, (width - rows.shape[1], 0), value=value)
+
+
+def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Tensor, n: int,
+                    **forward_kwargs: Any) -> Any:
     """The KV cache of all but the last column of the B distinct prompts, repeated to the
     N = B * n rows, for ``generate`` (which then runs the last prompt column and samples);
-    None when the model's cache cannot be repeated over rows."""
+    None when the model's cache cannot be repeated over rows. ``forward_kwargs`` go to the
+    forward (peft's ``adapter_names``: one name per distinct prompt)."""
     p = unique_ids.shape[1]
     if p < 2 or not hf_internals.prompt_sharing_supported(model):
         return None
@@ -605,6 +716,7 @@ def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Ten
         position_ids=positions,
         logits_to_keep=1,
         use_cache=True,
+        **forward_kwargs,
     )
     cache = hf_internals.output_cache(out)
     if not hf_internals.shareable_cache(model, cache, len(unique_ids), p - 1):

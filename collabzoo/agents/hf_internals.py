@@ -20,6 +20,9 @@ peft's parameter names        a policy's own adapter parameters           error 
 (``lora_A.<adapter>...``)
 peft ``set_adapter`` freezing  keeping every agent's adapter trainable     (no-op)
 other adapters
+peft's ``adapter_names``      one ``generate`` for the rows of several    one ``generate``
+(mixed-adapter batches of     agents' adapters (:func:`HFPolicy.sample_   per agent
+LoRA layers)                  together`)
 ============================  ==========================================  ===================
 
 State that collabzoo keeps about a third-party object (which adapters of a shared model are
@@ -44,6 +47,7 @@ import torch
 __all__ = [
     "activate_adapter",
     "adapter_parameters",
+    "mixed_adapter_batches_supported",
     "adapters_disabled",
     "cache_kwarg",
     "output_cache",
@@ -174,6 +178,29 @@ def activate_adapter(model: Any, adapter_name: str) -> None:
     for params in _TRAINABLE.get(model, {}).values():
         for p in params:
             p.requires_grad_(True)
+
+
+def mixed_adapter_batches_supported(model: Any) -> bool:
+    """Whether ``model`` runs a batch whose rows use different LoRA adapters of it.
+
+    peft's ``forward``/``generate`` take ``adapter_names`` (one adapter name per row) since
+    peft 0.10; every adapted layer must be a LoRA layer that implements it (no merged
+    weights, no other tuner types). False, and the caller generates per adapter, otherwise.
+    """
+    try:
+        from peft import PeftModel
+        from peft.tuners.lora.layer import LoraLayer
+    except ImportError:
+        return False
+    if not isinstance(model, PeftModel) or not hasattr(LoraLayer, "_mixed_batch_forward"):
+        return False
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for module in model.modules():
+        if isinstance(module, BaseTunerLayer):
+            if not isinstance(module, LoraLayer) or getattr(module, "merged", False):
+                return False
+    return True
 
 
 @contextlib.contextmanager

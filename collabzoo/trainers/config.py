@@ -71,6 +71,11 @@ class TrainerConfig:
     """Keep only the k most likely tokens during training (0 disables)."""
     generation_batch_size: int | None = None
     """Most completions (rows) per ``generate`` call; a multiple of G. None: all rows at once."""
+    generate_together: bool = True
+    """Agents whose policies share one base model (LoRA adapters of one PeftModel) sample a
+    turn in one ``generate`` call, each row with its own adapter: the base weights are read
+    once per token for all agents. False: one call per agent (each agent's random stream of
+    its own)."""
 
     # --- rollout ---
     joint_mode: JointMode = "aligned"

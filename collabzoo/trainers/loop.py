@@ -350,7 +350,7 @@ class Trainer:
                           early_stop_threshold=c.early_stop_threshold,
                           generation_batch_size=c.generation_batch_size,
                           features=self.features, team_reward=c.team_reward,
-                          max_turns=c.max_turns)
+                          max_turns=c.max_turns, generate_together=c.generate_together)
 
     def _rollout(self, env: TextParallelEnv, episodes: list[dict[str, Any]], G: int,
                  sampling: SamplingConfig, joint_mode: str, discount: float,
@@ -367,7 +367,8 @@ class Trainer:
                        joint_mode=joint_mode, discount=discount,
                        early_stop_threshold=early_stop_threshold,
                        generation_batch_size=c.generation_batch_size, features=self.features,
-                       team_reward=c.team_reward, max_turns=c.max_turns, timing=timing)
+                       team_reward=c.team_reward, max_turns=c.max_turns, timing=timing,
+                       generate_together=c.generate_together)
 
     def _agent_batches(self, tree: Rollout, credit: dict[str, list[torch.Tensor | None]]
                        ) -> dict[str, list[AgentBatch]]:

@@ -10,7 +10,8 @@ agents' rewards) next to the per-agent rewards. A joint action after which some 
 in the episode (and whose ``return_normalized`` is below the early-stop threshold, and whose
 turn is below the turn limit) becomes a child node of the next turn, where only the agents
 still in the episode act. All nodes of a turn are generated together: one batched ``sample``
-call per agent per turn (split in chunks of ``generation_batch_size`` rows).
+call per agent per turn (split in chunks of ``generation_batch_size`` rows), or one call for
+every agent where their policies share a base model (:func:`generate_turn`).
 
 The return of a joint action is ``r + discount * mean(returns of the child's joint actions)``
 (just ``r`` at a leaf), with r the team reward; the joint actions of one node are the
@@ -40,6 +41,7 @@ __all__ = [
     "concat_samples",
     "cross_choices",
     "generate",
+    "generate_turn",
     "regrow",
     "rollout",
 ]
@@ -175,6 +177,31 @@ def generate(
     return concat_samples(parts)
 
 
+def generate_turn(
+    policies: Mapping[str, Policy], prompts: Mapping[str, list[str]], n: int,
+    sampling: SamplingConfig, max_rows: int | None, together: bool = True,
+) -> dict[str, Samples]:
+    """``n`` samples of each agent's ``prompts`` (agents without prompts are left out).
+
+    With ``together``, agents whose policies can share one generate call (a policy class's
+    optional ``sample_together(policies, prompts, n, sampling)``, e.g. LoRA adapters of one
+    base model: :meth:`~collabzoo.agents.hf.HFPolicy.sample_together`) are sampled in one
+    call when all their rows fit in ``max_rows``; otherwise, and whenever that method
+    declines (returns None), one :func:`generate` per agent.
+    """
+    names = [a for a in policies if prompts.get(a)]
+    rows = n * sum(len(prompts[a]) for a in names)
+    first = type(policies[names[0]]) if names else None
+    joint = getattr(first, "sample_together", None)
+    if (together and joint is not None and len(names) > 1
+            and all(type(policies[a]) is first for a in names)
+            and (max_rows is None or rows <= max_rows)):
+        out = joint([policies[a] for a in names], [prompts[a] for a in names], n, sampling)
+        if out is not None:
+            return dict(zip(names, out, strict=True))
+    return {a: generate(policies[a], prompts[a], n, sampling, max_rows) for a in names}
+
+
 def rollout(
     envs: Sequence[Any],
     observations: Sequence[Mapping[str, str]],
@@ -192,6 +219,7 @@ def rollout(
     timing: dict[str, float] | None = None,
     return_before: Sequence[float] | None = None,
     turns_left: int | None = None,
+    generate_together: bool = True,
 ) -> Rollout:
     """Grow the rollout trees of B freshly reset envs turn by turn, then set every return.
 
@@ -215,6 +243,8 @@ def rollout(
             roots are mid-episode states); default 0.
         turns_left: Turns the roots may still take (mid-episode roots); default: the env's
             ``num_turns``, else ``max_turns``.
+        generate_together: Sample the agents of a turn in one call where their policies
+            allow it (:func:`generate_turn`); False: one call per agent.
     """
     timing = timing if timing is not None else {}
     timing.setdefault("generate_s", 0.0)
@@ -233,17 +263,20 @@ def rollout(
     samples: dict[str, list[Samples | None]] = {a: [] for a in agents}
     while level:
         levels.append(level)
-        # generate: one batched call per agent over every node of this turn where it acts
+        # generate: one batched call per agent (or one for all agents) over every node of
+        # this turn where it acts
         t0 = time.perf_counter()
         position: dict[str, dict[int, int]] = {}
+        prompts: dict[str, list[str]] = {}
         for a in agents:
             where = [m for m, node in enumerate(level) if a in node.live]
             active[a].append(where)
             position[a] = {m: p for p, m in enumerate(where)}
-            samples[a].append(
-                generate(policies[a], [level[m].observations[a] for m in where], G, sampling,
-                         generation_batch_size) if where else None
-            )  # each (len(where) * G rows)
+            prompts[a] = [level[m].observations[a] for m in where]
+        drawn = generate_turn(policies, prompts, G, sampling, generation_batch_size,
+                              generate_together)
+        for a in agents:
+            samples[a].append(drawn.get(a))  # each (len(where) * G rows), None if not acting
         t1 = time.perf_counter()
         timing["generate_s"] += t1 - t0
         # score: every joint action of every node on its own env copy, one batched call
