@@ -20,7 +20,9 @@ The roofline time of a workload is the sum of its phases, each at its bound:
   frozen base), at the peak.
 
 Measured: ``HFPolicy.sample`` of B prompts x G samples for one agent (full model and, for a
-shared base, one LoRA adapter), ``log_probs`` + backward over those samples, and one MAGRPO
+shared base, one LoRA adapter), ``log_probs`` + backward over those samples, two LoRA agents
+of one base generating one after the other and together (``HFPolicy.sample_together``, one
+decode loop for both: its roofline reads the weights once per token), and one MAGRPO
 training step on TLDR with 2 agents (its roofline: both agents' generations + loss passes).
 Printed as measured / roofline time (the fraction of the roofline reached = roofline /
 measured).
@@ -166,6 +168,40 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
         print(f"  {dtype} {variant:4s} generation {gen_s:7.2f} s vs roofline {gen_roof:6.2f} s "
               f"({gen_roof / gen_s:5.1%}); loss pass {loss_s:6.2f} s vs {loss_roof:5.2f} s "
               f"({loss_roof / loss_s:5.1%})")
+
+    # two LoRA agents of one base: one generate per agent, or one for both
+    # (HFPolicy.sample_together: every row with its own adapter, the base read once per token)
+    from collabzoo.agents.hf import HFPolicy
+
+    policies = load_policies(args.model, 2, lora=LoraSettings(), dtype=dtype, device="cpu")
+    shape = model_shape(policies[0].model.get_base_model())
+    HFPolicy.sample_together(policies, [PROMPTS, PROMPTS], g, SamplingConfig(max_new_tokens=4))
+    per_agent: list = []
+    per_agent_s = _best_time(
+        lambda: per_agent.append([p.sample(PROMPTS, g, sampling) for p in policies]), args.repeats)
+    together: list = []
+    together_s = _best_time(
+        lambda: together.append(HFPolicy.sample_together(policies, [PROMPTS, PROMPTS], g,
+                                                         sampling)), args.repeats)
+    prompt_tokens = together[-1][0].prompt_mask[::g].sum(dim=1).tolist() * 2
+    width = together[-1][0].prompt_ids.shape[1]
+    roof_per_agent = sum(
+        generation_roofline(shape, limits, dtype, prompt_tokens[:b], b * g,
+                            s.completion_ids.shape[1], width) for s in per_agent[-1])
+    steps = max(s.completion_ids.shape[1] for s in together[-1])
+    roof_together = generation_roofline(shape, limits, dtype, prompt_tokens, 2 * b * g, steps,
+                                        width)
+    out["two_agents"] = {
+        "rows_per_agent": b * g,
+        "per_agent_s": round(per_agent_s, 3), "per_agent_roofline_s": round(roof_per_agent, 3),
+        "per_agent_fraction": round(roof_per_agent / per_agent_s, 3),
+        "together_s": round(together_s, 3), "together_roofline_s": round(roof_together, 3),
+        "together_fraction": round(roof_together / together_s, 3),
+        "speedup": round(per_agent_s / together_s, 2),
+    }
+    print(f"  {dtype} 2 LoRA agents: per agent {per_agent_s:.2f} s "
+          f"({roof_per_agent / per_agent_s:.1%} of its roofline), together {together_s:.2f} s "
+          f"({roof_together / together_s:.1%}): {per_agent_s / together_s:.2f}x")
 
     # one whole MAGRPO step, 2 LoRA agents on one base, B prompts x G samples
     config = MAGRPOConfig(steps=2, batch_size=b, num_generations=g, max_new_tokens=args.new_tokens,
