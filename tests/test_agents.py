@@ -733,3 +733,60 @@ def test_hidden_states_of_the_base_and_adapters_stay_trainable():
     torch.testing.assert_close(h[1:], a.hidden_states(texts[1:]), atol=1e-5, rtol=1e-5)
     # peft's disable_adapter() exit freezes the non-active adapters; ours re-enables them
     assert all(p.requires_grad for p in a.trainable_parameters() + b.trainable_parameters())
+
+
+def _growing_cache(rows: int, length: int, reserve: int):
+    """A one-layer DynamicCache holding ``length`` random tokens, made to grow in place."""
+    from transformers.cache_utils import DynamicCache
+
+    from collabzoo.agents import hf_internals
+
+    cache = DynamicCache()
+    keys, values = torch.randn(rows, 2, length, 4), torch.randn(rows, 2, length, 4)
+    cache.update(keys, values, 0)
+    return hf_internals.grow_in_place(cache, reserve), keys, values
+
+
+def test_a_growing_cache_holds_what_concatenation_would():
+    cache, keys, values = _growing_cache(rows=3, length=5, reserve=2)
+    layer = cache.layers[0]
+    assert type(layer).__name__ == "GrowingLayer"
+    with torch.no_grad():
+        for step in range(6):  # past the reserve of 2: the room is enlarged
+            k, v = torch.randn(3, 2, 1, 4), torch.randn(3, 2, 1, 4)
+            out_k, out_v = layer.update(k, v)
+            keys, values = torch.cat([keys, k], dim=-2), torch.cat([values, v], dim=-2)
+            torch.testing.assert_close(out_k, keys, atol=0, rtol=0)
+            torch.testing.assert_close(out_v, values, atol=0, rtol=0)
+            if step == 0:  # appended in place: the same storage on the next token
+                storage = out_k.untyped_storage().data_ptr()
+            elif step == 1:
+                assert out_k.untyped_storage().data_ptr() == storage
+        assert cache.get_seq_length() == 11
+        # rows selected from outside (a new tensor): the next token is appended to those rows
+        cache.batch_select_indices(torch.tensor([2, 0]))
+        k, v = torch.randn(2, 2, 1, 4), torch.randn(2, 2, 1, 4)
+        out_k, _ = layer.update(k, v)
+        torch.testing.assert_close(out_k, torch.cat([keys[[2, 0]], k], dim=-2), atol=0, rtol=0)
+    # under autograd: concatenation, so that the keys a backward pass saved stay valid
+    k = torch.randn(2, 2, 1, 4, requires_grad=True)
+    before = layer.keys
+    out_k, _ = layer.update(k, torch.randn(2, 2, 1, 4))
+    out_k.sum().backward()
+    assert before.shape[-2] == 12 and out_k.shape[-2] == 13 and k.grad is not None
+
+
+def test_generation_on_a_growing_cache_equals_plain_concatenation(monkeypatch):
+    from collabzoo.agents import hf_internals
+
+    policy = load_policy("tiny", device="cpu")
+    greedy = SamplingConfig(max_new_tokens=10, temperature=0.0)
+    grow, reserves = hf_internals.grow_in_place, []
+    monkeypatch.setattr(hf_internals, "grow_in_place",
+                        lambda cache, reserve: reserves.append(reserve) or grow(cache, reserve))
+    grown = policy.sample(PROMPTS, 3, greedy)
+    assert reserves == [11]  # the shared prefill's cache, with room for the 10 new tokens
+    monkeypatch.setattr(hf_internals, "grow_in_place", lambda cache, reserve: cache)
+    plain = policy.sample(PROMPTS, 3, greedy)
+    assert grown.texts == plain.texts
+    torch.testing.assert_close(grown.completion_ids, plain.completion_ids, atol=0, rtol=0)

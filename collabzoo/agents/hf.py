@@ -312,7 +312,8 @@ class HFPolicy:
         gen_kwargs: dict[str, Any] = {}
         if self.share_prompts and n > 1:
             with self._adapter_active():
-                cache = _shared_prefill(self.model, unique_ids, unique_mask, n)
+                cache = _shared_prefill(self.model, unique_ids, unique_mask, n,
+                                        sampling.max_new_tokens)
             if cache is not None:
                 gen_kwargs[hf_internals.cache_kwarg()] = cache
         gen_kwargs.update(_sampling_kwargs(self.tokenizer, sampling, prompt_ids.shape[1]))
@@ -375,7 +376,8 @@ class HFPolicy:
 
         gen_kwargs: dict[str, Any] = {}
         if all(policy.share_prompts for policy in policies) and n > 1:
-            cache = _shared_prefill(first.model, unique_ids, unique_mask, n, adapter_names=names)
+            cache = _shared_prefill(first.model, unique_ids, unique_mask, n,
+                                    sampling.max_new_tokens, adapter_names=names)
             if cache is not None:
                 gen_kwargs[hf_internals.cache_kwarg()] = cache
         gen_kwargs.update(_sampling_kwargs(first.tokenizer, sampling, width))
@@ -701,11 +703,12 @@ def _left_pad(rows: torch.Tensor, width: int, value: int) -> torch.Tensor:
 
 
 def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Tensor, n: int,
-                    **forward_kwargs: Any) -> Any:
+                    new_tokens: int, **forward_kwargs: Any) -> Any:
     """The KV cache of all but the last column of the B distinct prompts, repeated to the
-    N = B * n rows, for ``generate`` (which then runs the last prompt column and samples);
-    None when the model's cache cannot be repeated over rows. ``forward_kwargs`` go to the
-    forward (peft's ``adapter_names``: one name per distinct prompt)."""
+    N = B * n rows, for ``generate`` (which then runs the last prompt column and samples),
+    with room to grow in place by the ``new_tokens`` to generate; None when the model's
+    cache cannot be repeated over rows. ``forward_kwargs`` go to the forward (peft's
+    ``adapter_names``: one name per distinct prompt)."""
     p = unique_ids.shape[1]
     if p < 2 or not hf_internals.prompt_sharing_supported(model):
         return None
@@ -721,7 +724,7 @@ def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Ten
     cache = hf_internals.output_cache(out)
     if not hf_internals.shareable_cache(model, cache, len(unique_ids), p - 1):
         return None
-    return hf_internals.repeat_cache_rows(cache, n)
+    return hf_internals.grow_in_place(hf_internals.repeat_cache_rows(cache, n), new_tokens + 1)
 
 
 def _full_log_probs(
