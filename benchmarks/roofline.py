@@ -6,6 +6,10 @@ ratio of two figures measured minutes apart means little):
 - **peak FLOP/s**: the best of float32 matmuls at the model's own shapes with many rows
   (prefill-like, compute-bound); bfloat16 too where it is native (``native_bf16``).
 - **bandwidth**: a large tensor copy (bytes read + written per second).
+- **matmul streaming** (reported beside it, per dtype): bytes of weight per second that
+  ``F.linear`` reads at the run's row count when its weights come from memory (a 512 MiB
+  cycle of model-shaped matrices), what a decode step's matmuls can reach with the kernels
+  at hand. Each result's ``*_fraction_streaming`` is its roofline with this bandwidth.
 
 The roofline time of a workload is the sum of its phases, each at its bound:
 
@@ -91,6 +95,30 @@ def machine_limits(torch, shapes: list[tuple[int, int]], dtypes: list[str],
     return limits
 
 
+def matmul_streaming(torch, shapes: list[tuple[int, int]], dtypes: list[str], rows: int,
+                     repeats: int) -> dict[str, float]:
+    """Weight bytes per second ``F.linear`` reads at ``rows`` rows from a 512 MiB cycle of
+    matrices of ``shapes`` (in, out), per dtype: the decode matmuls' practical bandwidth."""
+    out = {}
+    for name in dtypes:
+        dtype = getattr(torch, name)
+        size = torch.tensor([], dtype=dtype).element_size()
+        per_cycle = sum(k * n for k, n in shapes) * size
+        weights = [torch.randn(n, k, dtype=dtype) for _ in range(max(1, 2**29 // per_cycle))
+                   for k, n in shapes]
+        inputs = {k: torch.randn(rows, k, dtype=dtype) for k, _ in shapes}
+
+        def sweep(weights=weights, inputs=inputs):
+            for w in weights:
+                torch.nn.functional.linear(inputs[w.shape[1]], w)
+
+        sweep()
+        t = _best_time(sweep, repeats)
+        out[name] = sum(w.numel() for w in weights) * size / t
+        del weights
+    return out
+
+
 def model_shape(model) -> dict:
     """Matmul parameters (every Linear, LM head included), layers, hidden and KV widths."""
     import torch
@@ -106,9 +134,11 @@ def model_shape(model) -> dict:
 
 
 def generation_roofline(shape: dict, limits: dict, dtype: str, prompt_tokens: list[int],
-                        rows: int, steps: int, prompt_len: int) -> float:
-    """Seconds for prefilling ``prompt_tokens`` and decoding ``steps`` tokens of ``rows``."""
-    peak, bw = limits["peak_flops"][dtype], limits["bandwidth"]
+                        rows: int, steps: int, prompt_len: int, streaming: bool = False) -> float:
+    """Seconds for prefilling ``prompt_tokens`` and decoding ``steps`` tokens of ``rows``
+    (``streaming``: at the matmul-streaming bandwidth instead of the copy bandwidth)."""
+    peak = limits["peak_flops"][dtype]
+    bw = limits["streaming"][dtype] if streaming else limits["bandwidth"]
     size = 2 if dtype == "bfloat16" else 4
     p = shape["matmul_params"]
     prefill = sum(2 * p * n + 4 * shape["layers"] * n * n * shape["hidden"]
@@ -149,6 +179,8 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
         prompt_tokens = samples.prompt_mask[::g].sum(dim=1).tolist()  # (B,) real tokens
         gen_roof = generation_roofline(shape, limits, dtype, prompt_tokens, b * g, steps,
                                        samples.prompt_ids.shape[1])
+        gen_stream = generation_roofline(shape, limits, dtype, prompt_tokens, b * g, steps,
+                                         samples.prompt_ids.shape[1], streaming=True)
 
         def loss(policy=policy, samples=samples):
             lp = policy.log_probs(samples)
@@ -162,11 +194,13 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
             int(samples.completion_mask.sum()),
             "generation_s": round(gen_s, 3), "generation_roofline_s": round(gen_roof, 3),
             "generation_fraction": round(gen_roof / gen_s, 3),
+            "generation_streaming_roofline_s": round(gen_stream, 3),
+            "generation_fraction_streaming": round(gen_stream / gen_s, 3),
             "loss_s": round(loss_s, 3), "loss_roofline_s": round(loss_roof, 3),
             "loss_fraction": round(loss_roof / loss_s, 3),
         }
         print(f"  {dtype} {variant:4s} generation {gen_s:7.2f} s vs roofline {gen_roof:6.2f} s "
-              f"({gen_roof / gen_s:5.1%}); loss pass {loss_s:6.2f} s vs {loss_roof:5.2f} s "
+              f"({gen_roof / gen_s:5.1%}; at matmul streaming {gen_stream / gen_s:5.1%}); loss pass {loss_s:6.2f} s vs {loss_roof:5.2f} s "
               f"({loss_roof / loss_s:5.1%})")
 
     # two LoRA agents of one base: one generate per agent, or one for both
@@ -191,17 +225,21 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
     steps = max(s.completion_ids.shape[1] for s in together[-1])
     roof_together = generation_roofline(shape, limits, dtype, prompt_tokens, 2 * b * g, steps,
                                         width)
+    stream_together = generation_roofline(shape, limits, dtype, prompt_tokens, 2 * b * g, steps,
+                                          width, streaming=True)
     out["two_agents"] = {
         "rows_per_agent": b * g,
         "per_agent_s": round(per_agent_s, 3), "per_agent_roofline_s": round(roof_per_agent, 3),
         "per_agent_fraction": round(roof_per_agent / per_agent_s, 3),
         "together_s": round(together_s, 3), "together_roofline_s": round(roof_together, 3),
         "together_fraction": round(roof_together / together_s, 3),
+        "together_fraction_streaming": round(stream_together / together_s, 3),
         "speedup": round(per_agent_s / together_s, 2),
     }
     print(f"  {dtype} 2 LoRA agents: per agent {per_agent_s:.2f} s "
           f"({roof_per_agent / per_agent_s:.1%} of its roofline), together {together_s:.2f} s "
-          f"({roof_together / together_s:.1%}): {per_agent_s / together_s:.2f}x")
+          f"({roof_together / together_s:.1%}; at matmul streaming "
+          f"{stream_together / together_s:.1%}): {per_agent_s / together_s:.2f}x")
 
     # one whole MAGRPO step, 2 LoRA agents on one base, B prompts x G samples
     config = MAGRPOConfig(steps=2, batch_size=b, num_generations=g, max_new_tokens=args.new_tokens,
@@ -247,12 +285,22 @@ def main() -> None:
     hidden, inter = shape["hidden"], shape["intermediate"]
     shapes = [(hidden, hidden), (hidden, inter), (inter, hidden), (hidden, shape["vocab"])]
     limits = machine_limits(torch, shapes, dtypes, args.repeats + 2)
+    kv = shape["kv_dim"]
+    layer_shapes = [(hidden, hidden), (hidden, kv), (hidden, kv), (hidden, hidden),
+                    (hidden, inter), (hidden, inter), (inter, hidden)]
+    limits["streaming"] = matmul_streaming(torch, layer_shapes, dtypes, args.rows,
+                                           args.repeats + 1)
     print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, "
-          f"native bf16: {native}; bandwidth {limits['bandwidth'] / 1e9:.1f} GB/s; peak "
+          f"native bf16: {native}; bandwidth {limits['bandwidth'] / 1e9:.1f} GB/s (matmul "
+          f"streaming at {args.rows} rows: "
+          + ", ".join(f"{k} {v / 1e9:.1f}" for k, v in limits["streaming"].items())
+          + " GB/s); peak "
           + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in limits["peak_flops"].items()))
     results = {"model": args.model, "rows": args.rows, "new_tokens": args.new_tokens,
                "threads": args.threads, "native_bf16": native, "cpu": _cpu_name(),
                "bandwidth_gb_s": round(limits["bandwidth"] / 1e9, 2),
+               "matmul_streaming_gb_s": {k: round(v / 1e9, 2)
+                                         for k, v in limits["streaming"].items()},
                "peak_gflops": {k: round(v / 1e9, 1) for k, v in limits["peak_flops"].items()},
                "matmul_gflops": limits["matmul"], "runs": {}}
     for dtype in dtypes:
