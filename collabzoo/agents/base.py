@@ -97,7 +97,15 @@ class Samples:
 
 @runtime_checkable
 class Policy(Agent, Protocol):
-    """A trainable agent."""
+    """A trainable agent.
+
+    Optional: a policy class may offer a classmethod ``sample_together(policies, prompts, n,
+    sampling) -> list[Samples] | None`` that samples several of its policies (``prompts[k]``
+    for ``policies[k]``) in one call, returning what each one's ``sample`` would, or None
+    when it cannot; the trainer's rollout then uses it for the agents of a turn
+    (:func:`collabzoo.trainers.rollout.generate_turn`;
+    :meth:`collabzoo.agents.hf.HFPolicy.sample_together` for LoRA agents of one base).
+    """
 
     def sample(self, prompts: list[str], n: int, sampling: SamplingConfig) -> Samples:
         """Sample ``n`` completions of every prompt in one batched generation call."""
