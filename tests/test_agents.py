@@ -27,6 +27,7 @@ from collabzoo.agents import (  # noqa: E402
     Samples,
     SamplingConfig,
     ScriptedAgent,
+    hf_internals,
     load_policies,
     load_policy,
     models,
@@ -639,6 +640,67 @@ def test_sample_together_declines_what_it_cannot_share():
     for policies in ([a], [a, a], [a, full], [a, other]):
         assert HFPolicy.sample_together(policies, [["q"]] * len(policies), 1) is None
     assert HFPolicy.sample_together([a, b], [["q"], []], 1) is None
+
+
+def test_adapter_row_blocks_equal_peft_mixed_batches_and_each_adapters_own_rows():
+    a, b = _two_random_adapters()
+    model = a.model
+    ids, mask = a._encode(["first prompt", "a second, longer prompt", "third", "x"])
+    rows = [a.adapter_name] * 3 + [b.adapter_name]
+    with torch.no_grad():
+        peft_mixed = model(input_ids=ids, attention_mask=mask, adapter_names=rows).logits
+        with hf_internals.adapter_row_blocks(model, [(a.adapter_name, 3),
+                                                     (b.adapter_name, 1)]) as blocked:
+            assert blocked
+            logits = model(input_ids=ids, attention_mask=mask).logits
+        alone = {}
+        for policy in (a, b):
+            hf_internals.activate_adapter(model, policy.adapter_name)
+            alone[policy.adapter_name] = model(input_ids=ids, attention_mask=mask).logits
+    torch.testing.assert_close(logits, peft_mixed, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(logits[:3], alone[a.adapter_name][:3], atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(logits[3:], alone[b.adapter_name][3:], atol=1e-6, rtol=1e-5)
+    # the adapters differ: the last row under adapter a has other logits
+    assert not torch.allclose(logits[3:], alone[a.adapter_name][3:], atol=1e-3)
+    # the layers' own forward is back afterwards
+    assert not any("forward" in vars(m) for m in model.modules())
+
+
+def test_adapter_row_blocks_refuses_what_it_cannot_run():
+    a, b = _two_random_adapters()
+    blocks = [(a.adapter_name, 1), (b.adapter_name, 1)]
+    ids, mask = a._encode(["one", "two", "three"])
+    with torch.no_grad(), hf_internals.adapter_row_blocks(a.model, blocks) as blocked:
+        assert blocked
+        with pytest.raises(ValueError, match="3 rows, the blocks cover 2"):
+            a.model(input_ids=ids, attention_mask=mask)
+    with hf_internals.adapter_row_blocks(a.model, blocks), \
+            pytest.raises(RuntimeError, match="inference"):
+        a.model(input_ids=ids[:2], attention_mask=mask[:2])
+    assert not any("forward" in vars(m) for m in a.model.modules())  # restored after errors
+    full = load_policy("tiny", device="cpu")
+    with hf_internals.adapter_row_blocks(full.model, blocks) as blocked:
+        assert not blocked
+
+
+def test_sample_together_falls_back_to_peft_mixed_batches(monkeypatch):
+    """A peft whose LoRA Linear is not the class adapter_row_blocks knows: the same samples
+    through peft's adapter_names."""
+    policies = _two_random_adapters()
+    greedy = SamplingConfig(max_new_tokens=6, temperature=0.0)
+    prompts = [PROMPTS[:2], ["another prompt"]]
+    fast = HFPolicy.sample_together(policies, prompts, 2, greedy)
+
+    class NotLoraLinear:  # no module is an instance of it
+        pass
+
+    monkeypatch.setattr("peft.tuners.lora.layer.Linear", NotLoraLinear)
+    with hf_internals.adapter_row_blocks(policies[0].model, [("x", 1)]) as blocked:
+        assert not blocked
+    slow = HFPolicy.sample_together(policies, prompts, 2, greedy)
+    for x, y in zip(fast, slow, strict=True):
+        assert x.texts == y.texts
+        torch.testing.assert_close(x.completion_ids, y.completion_ids, atol=0, rtol=0)
 
 
 def test_missing_cache_internals_fall_back_to_one_forward_per_row(monkeypatch):

@@ -342,9 +342,10 @@ class HFPolicy:
         """``sample`` for several policies at once: one ``generate`` over all their rows.
 
         The policies must be LoRA adapters of one shared PeftModel (``load_policies(...,
-        lora=...)``); each row runs its own policy's adapter (peft's mixed-adapter batch), so
-        the base weights are read once per generated token for every agent instead of once
-        per agent. Each policy formats and encodes its own prompts; the returned Samples of
+        lora=...)``); each row runs its own policy's adapter (rows grouped by policy,
+        :func:`hf_internals.adapter_row_blocks`; else peft's mixed-adapter batch), so the
+        base weights are read once per generated token for every agent instead of once per
+        agent. Each policy formats and encodes its own prompts; the returned Samples of
         policy k are what ``policies[k].sample(prompts[k], n, sampling)`` returns (same
         shapes: its own prompt padding and completion length), drawn from the same
         distribution; with a seed, from one random stream for all rows (other numbers than
@@ -368,25 +369,28 @@ class HFPolicy:
         unique_ids = torch.cat([_left_pad(ids, width, first.pad_token_id) for ids, _ in encoded])
         unique_mask = torch.cat([_left_pad(mask, width, 0) for _, mask in encoded])
         unique_ids, unique_mask = unique_ids.to(device), unique_mask.to(device)
-        names = [policy.adapter_name for policy, (ids, _) in zip(policies, encoded, strict=True)
-                 for _ in range(len(ids))]
-        row_names = [name for name in names for _ in range(n)]
+        # rows are grouped by policy: one block of rows per adapter
+        blocks = [(policy.adapter_name, len(ids)) for policy, (ids, _) in
+                  zip(policies, encoded, strict=True)]
         prompt_ids = unique_ids.repeat_interleave(n, dim=0)  # (N, P)
         prompt_mask = unique_mask.repeat_interleave(n, dim=0)
 
         gen_kwargs: dict[str, Any] = {}
         if all(policy.share_prompts for policy in policies) and n > 1:
-            cache = _shared_prefill(first.model, unique_ids, unique_mask, n,
-                                    sampling.max_new_tokens, adapter_names=names)
+            with _adapters_by_row(first.model, blocks) as adapter_kwargs:
+                cache = _shared_prefill(first.model, unique_ids, unique_mask, n,
+                                        sampling.max_new_tokens, **adapter_kwargs)
             if cache is not None:
                 gen_kwargs[hf_internals.cache_kwarg()] = cache
         gen_kwargs.update(_sampling_kwargs(first.tokenizer, sampling, width))
-        with _seeded(sampling.seed, device):
+        row_blocks = [(name, rows * n) for name, rows in blocks]
+        with _adapters_by_row(first.model, row_blocks) as adapter_kwargs, \
+                _seeded(sampling.seed, device):
             out = first.model.generate(
                 input_ids=prompt_ids,
                 attention_mask=prompt_mask,
                 generation_config=first._generation_config(sampling),
-                adapter_names=row_names,
+                **adapter_kwargs,
                 **gen_kwargs,
             )
         completion_ids = out[:, width:]  # (N, T) over every policy's rows
@@ -695,6 +699,17 @@ def _can_sample_together(policies: Sequence[Any]) -> bool:
         and not first.model.training
         and hf_internals.mixed_adapter_batches_supported(first.model)
     )
+
+
+@contextlib.contextmanager
+def _adapters_by_row(model: Any, blocks: list[tuple[str, int]]) -> Iterator[dict[str, Any]]:
+    """Run ``model`` with one LoRA adapter per block of rows (``blocks``: (adapter, rows) in
+    row order). Yields the forward/generate keyword arguments that complete it: none where
+    :func:`hf_internals.adapter_row_blocks` runs the blocks, else peft's ``adapter_names``
+    (one name per row)."""
+    with hf_internals.adapter_row_blocks(model, blocks) as blocked:
+        yield {} if blocked else {"adapter_names": [name for name, rows in blocks
+                                                    for _ in range(rows)]}
 
 
 def _left_pad(rows: torch.Tensor, width: int, value: int) -> torch.Tensor:
