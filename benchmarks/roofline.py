@@ -5,7 +5,8 @@ ratio of two figures measured minutes apart means little):
 
 - **peak FLOP/s**: the best of float32 matmuls at the model's own shapes with many rows
   (prefill-like, compute-bound); bfloat16 too where it is native (``native_bf16``).
-- **bandwidth**: a large tensor copy (bytes read + written per second).
+- **bandwidth**: the faster of a large tensor copy (bytes read + written per second) and a
+  read stream (a matrix-vector product over 256 MiB): decoding mostly reads.
 - **matmul streaming** (reported beside it, per dtype): bytes of weight per second that
   ``F.linear`` reads at the run's row count when its weights come from memory (a 512 MiB
   cycle of model-shaped matrices), what a decode step's matmuls can reach with the kernels
@@ -19,23 +20,29 @@ The roofline time of a workload is the sum of its phases, each at its bound:
   FLOPs at the peak)``, where weight bytes are every matmul weight (the LM head included)
   read once for all rows, and KV-cache bytes are ``2 x layers x kv_dim x t x R x bytes``
   at cache length t;
-- the loss pass: forward + backward over prompt + completion tokens, ``6 x params_matmul``
-  FLOPs per token with full fine-tuning, ``4 x`` with LoRA (no weight gradients for the
-  frozen base), at the peak.
+- the loss pass: forward + backward over each distinct prompt once (its pass serves all G
+  samples) and every completion token, ``6 x params_matmul`` FLOPs per token with full
+  fine-tuning, ``4 x`` with LoRA (no weight gradients for the frozen base), at the peak;
+- a MAGRPO step: the samples its policies returned (recorded), generated in one decode loop
+  for both agents (the shared base read once per token), plus each agent's loss pass.
 
 Measured: ``HFPolicy.sample`` of B prompts x G samples for one agent (full model and, for a
 shared base, one LoRA adapter), ``log_probs`` + backward over those samples, two LoRA agents
 of one base generating one after the other and together (``HFPolicy.sample_together``, one
 decode loop for both: its roofline reads the weights once per token), and one MAGRPO
-training step on TLDR with 2 agents (its roofline: both agents' generations + loss passes).
-Printed as measured / roofline time (the fraction of the roofline reached = roofline /
-measured).
+training step on TLDR with 2 agents (the best of steps 2-3). Printed as measured / roofline
+time (the fraction of the roofline reached = roofline / measured).
+
+``--before DIR`` first runs the same script on the collabzoo of another checkout (``git
+worktree add DIR COMMIT``; a library from before ``sample_together`` skips that part) in a
+subprocess, then on this one, and stores both with the after / before ratio of every time.
 
 Usage::
 
     python benchmarks/roofline.py                          # smollm2-135m, fp32 (+bf16 if native)
     python benchmarks/roofline.py --model tiny --dtypes float32
     python benchmarks/roofline.py --threads 2 --rows 8 --new-tokens 80
+    git worktree add /tmp/rf-before f35dce2 && python benchmarks/roofline.py --before /tmp/rf-before
 
 Writes ``benchmarks/results/roofline.json`` (``--out``).
 """
@@ -91,7 +98,14 @@ def machine_limits(torch, shapes: list[tuple[int, int]], dtypes: list[str],
     dst = torch.empty_like(src)
     dst.copy_(src)
     t = _best_time(lambda: dst.copy_(src), repeats)
-    limits["bandwidth"] = 2 * src.numel() * 4 / t
+    limits["copy_bandwidth"] = 2 * src.numel() * 4 / t
+    # reading alone (a matrix-vector product over the same 256 MiB): decoding reads weights
+    # and writes little, and a read stream can run faster than a copy's read + write
+    matrix, vector = src.view(-1, 4096), torch.ones(4096)
+    torch.mv(matrix, vector)
+    t = _best_time(lambda: torch.mv(matrix, vector), repeats)
+    limits["read_bandwidth"] = src.numel() * 4 / t
+    limits["bandwidth"] = max(limits["copy_bandwidth"], limits["read_bandwidth"])
     return limits
 
 
@@ -154,9 +168,29 @@ def loss_roofline(shape: dict, limits: dict, dtype: str, tokens: int, lora: bool
     return (4 if lora else 6) * shape["matmul_params"] * tokens / limits["peak_flops"][dtype]
 
 
+def _loss_tokens(samples, n: int) -> int:
+    """Tokens a loss pass over ``samples`` (each distinct prompt repeated over ``n`` rows)
+    must process: every distinct prompt once (its forward and backward serve all its
+    samples) and every completion token."""
+    return int(samples.prompt_mask[::n].sum() + samples.completion_mask.sum())
+
+
+def step_roofline(shape: dict, limits: dict, dtype: str, samples: dict, n: int) -> float:
+    """A MAGRPO step's roofline from its own samples (agent -> Samples, each distinct prompt
+    over ``n`` rows): one decode loop for every agent's rows (the base's weights read once
+    per token for all, as with LoRA agents of one base), then each agent's loss pass."""
+    parts = list(samples.values())
+    prompt_tokens = [t for s in parts for t in s.prompt_mask[::n].sum(dim=1).tolist()]
+    rows = sum(len(s) for s in parts)
+    steps = max(s.completion_ids.shape[1] for s in parts)
+    width = max(s.prompt_ids.shape[1] for s in parts)
+    generation = generation_roofline(shape, limits, dtype, prompt_tokens, rows, steps, width)
+    loss = sum(loss_roofline(shape, limits, dtype, _loss_tokens(s, n), lora=True) for s in parts)
+    return generation + loss
+
+
 def measure(args, torch, dtype: str, limits: dict) -> dict:
     from collabzoo.agents import LoraSettings, SamplingConfig, load_policies, load_policy
-    from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
 
     b = len(PROMPTS)
     g = args.rows // b
@@ -187,7 +221,7 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
             (lp * samples.completion_mask).sum().backward()
 
         loss_s = _best_time(loss, args.repeats)
-        tokens = int(samples.prompt_mask.sum() + samples.completion_mask.sum())
+        tokens = _loss_tokens(samples, g)
         loss_roof = loss_roofline(shape, limits, dtype, tokens, variant == "lora")
         out[variant] = {
             "rows": b * g, "decode_steps": steps, "generated_tokens":
@@ -209,6 +243,9 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
 
     policies = load_policies(args.model, 2, lora=LoraSettings(), dtype=dtype, device="cpu")
     shape = model_shape(policies[0].model.get_base_model())
+    if getattr(HFPolicy, "sample_together", None) is None:  # a library from before it
+        out["step"] = measure_step(args, torch, dtype, limits, shape, b, g)
+        return out
     HFPolicy.sample_together(policies, [PROMPTS, PROMPTS], g, SamplingConfig(max_new_tokens=4))
     per_agent: list = []
     per_agent_s = _best_time(
@@ -241,23 +278,60 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
           f"({roof_together / together_s:.1%}; at matmul streaming "
           f"{stream_together / together_s:.1%}): {per_agent_s / together_s:.2f}x")
 
-    # one whole MAGRPO step, 2 LoRA agents on one base, B prompts x G samples
-    config = MAGRPOConfig(steps=2, batch_size=b, num_generations=g, max_new_tokens=args.new_tokens,
-                          dtype=dtype, micro_batch_size=args.rows, progress_bar=False,
+    out["step"] = measure_step(args, torch, dtype, limits, shape, b, g)
+    return out
+
+
+def measure_step(args, torch, dtype: str, limits: dict, shape: dict, b: int, g: int) -> dict:
+    """MAGRPO steps on TLDR, 2 LoRA agents on one base, B prompts x G samples, each against
+    the roofline of its own samples (recorded as the policies return them); the step with
+    the best fraction is reported."""
+    from collabzoo.agents.hf import HFPolicy
+    from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
+
+    drawn: list[dict] = []
+    sample, together = HFPolicy.sample, getattr(HFPolicy, "sample_together", None)
+
+    def recording_sample(self, prompts, n=1, sampling=None):
+        result = sample(self, prompts, n, sampling)
+        drawn.append({self.adapter_name: result})
+        return result
+
+    def recording_together(cls, policies, prompts, n=1, sampling=None):
+        result = together.__func__(cls, policies, prompts, n, sampling)
+        if result is not None:
+            drawn.append({p.adapter_name: s for p, s in zip(policies, result, strict=True)})
+        return result
+
+    steps = 3
+    config = MAGRPOConfig(steps=steps, batch_size=b, num_generations=g,
+                          max_new_tokens=args.new_tokens, dtype=dtype,
+                          micro_batch_size=args.rows, progress_bar=False,
                           num_threads=args.threads)
     trainer = MAGRPOTrainer(env="collabzoo/TLDR-v1", env_kwargs={"dataset": "bundled"},
                             model=args.model, config=config)
-    history = trainer.train()
-    step_s = min(h["perf/step_s"] for h in history)
-    lora = out["lora"]
-    # the step's roofline: each agent generates and runs its loss pass once (lengths as measured
-    # in the LoRA variant above: the step's own lengths differ by sampling)
-    step_roof = 2 * (lora["generation_roofline_s"] + lora["loss_roofline_s"])
-    out["step"] = {"step_s": round(step_s, 3), "roofline_s": round(step_roof, 3),
-                   "fraction": round(step_roof / step_s, 3)}
-    print(f"  {dtype} MAGRPO step (2 LoRA agents) {step_s:.2f} s vs roofline {step_roof:.2f} s "
-          f"({step_roof / step_s:.1%})")
-    return out
+    HFPolicy.sample = recording_sample
+    if together is not None:
+        HFPolicy.sample_together = classmethod(recording_together)
+    try:
+        history = trainer.train()
+    finally:
+        HFPolicy.sample = sample
+        if together is not None:
+            HFPolicy.sample_together = together
+    per_step = len(drawn) // steps  # generate calls per step (one, or one per agent)
+    rows = []
+    for i, h in enumerate(history):
+        samples = {k: v for call in drawn[i * per_step:(i + 1) * per_step] for k, v in call.items()}
+        roof = step_roofline(shape, limits, dtype, samples, g)
+        rows.append({"step_s": round(h["perf/step_s"], 3), "generate_s":
+                     round(h["perf/generate_s"], 3), "loss_s": round(h["perf/loss_s"], 3),
+                     "roofline_s": round(roof, 3), "fraction": round(roof / h["perf/step_s"], 3)})
+    best = max(rows[1:] or rows, key=lambda r: r["fraction"])  # the first step warms up
+    print(f"  {dtype} MAGRPO step (2 LoRA agents) {best['step_s']:.2f} s (generation "
+          f"{best['generate_s']:.2f} s, loss {best['loss_s']:.2f} s) vs roofline "
+          f"{best['roofline_s']:.2f} s ({best['fraction']:.1%})")
+    return {**best, "steps": rows}
 
 
 def main() -> None:
@@ -270,7 +344,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "roofline.json"))
+    parser.add_argument("--before", metavar="DIR", default=None,
+                        help="first run this script on the collabzoo of another checkout "
+                             "(a git worktree) and store its results and the after/before "
+                             "time ratios beside this checkout's")
     args = parser.parse_args()
+    before = run_before(args) if args.before else None
 
     import torch
 
@@ -303,11 +382,65 @@ def main() -> None:
                                          for k, v in limits["streaming"].items()},
                "peak_gflops": {k: round(v / 1e9, 1) for k, v in limits["peak_flops"].items()},
                "matmul_gflops": limits["matmul"], "runs": {}}
+    results["library"] = _library()
     for dtype in dtypes:
         results["runs"][dtype] = measure(args, torch, dtype, limits)
+    if before is not None:
+        results["before"] = before
+        results["after_over_before"] = _time_ratios(results, before)
+        print("after / before (time):", json.dumps(results["after_over_before"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def run_before(args) -> dict:
+    """This script's results on the collabzoo of ``args.before`` (a subprocess with that
+    checkout first on ``PYTHONPATH``)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    argv = [a for a in sys.argv[1:]]
+    i = argv.index("--before")
+    del argv[i:i + 2]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "before.json"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(Path(args.before).resolve()), os.environ.get("PYTHONPATH", "")])}
+        print(f"== before: the collabzoo of {args.before}", flush=True)
+        subprocess.run([sys.executable, __file__, *argv, "--out", str(out)], env=env, check=True)
+        before = json.loads(out.read_text())
+    if not before["library"]["path"].startswith(str(Path(args.before).resolve())):
+        raise SystemExit(f"the before run imported {before['library']['path']}, not {args.before}")
+    print("== after: this checkout", flush=True)
+    return before
+
+
+def _time_ratios(after: dict, before: dict) -> dict:
+    """after / before of every measured time (< 1: this checkout is faster)."""
+    ratios: dict = {}
+    for dtype, runs in after["runs"].items():
+        old_runs = before["runs"].get(dtype, {})
+        for part, figures in runs.items():
+            for key, value in figures.items():
+                old = old_runs.get(part, {}).get(key)
+                if key.endswith("_s") and "roofline" not in key and isinstance(old, float) \
+                        and old > 0:
+                    ratios.setdefault(dtype, {})[f"{part}.{key}"] = round(value / old, 3)
+    return ratios
+
+
+def _library() -> dict:
+    """Where the collabzoo this run measures comes from, and its git commit."""
+    import subprocess
+
+    import collabzoo
+
+    path = str(Path(collabzoo.__file__).resolve().parent.parent)
+    commit = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    return {"path": path, "commit": commit}
 
 
 def _cpu_name() -> str:
