@@ -642,6 +642,27 @@ def test_sample_together_declines_what_it_cannot_share():
     assert HFPolicy.sample_together([a, b], [["q"], []], 1) is None
 
 
+def test_the_lm_head_reads_contiguous_rows_in_every_pass():
+    """Prefill, generation and log-probs hand the LM head a contiguous (B, t, H) block: a
+    strided slice makes torch's matmul (outside autograd) copy the head's weight B times."""
+    policies = _two_random_adapters()
+    seen = []
+    head = policies[0].model.get_output_embeddings()
+    hook = head.register_forward_pre_hook(lambda m, args: seen.append(args[0].is_contiguous()))
+    try:
+        long_prompts = ["a longer prompt with many words in it", "short"]
+        HFPolicy.sample_together(policies, [long_prompts, ["x y z"]], 2, SAMPLING)
+        samples = policies[0].sample(long_prompts, 3, SAMPLING)  # shared prefill
+        policies[0].sample(long_prompts, 1, SAMPLING)  # generate's own prefill
+        with torch.no_grad():
+            policies[0].log_probs(samples)
+            policies[0].share_prompts = False
+            policies[0].log_probs(samples)  # one forward over prompt + completion
+    finally:
+        hook.remove()
+    assert len(seen) > 10 and all(seen)
+
+
 def test_adapter_row_blocks_equal_peft_mixed_batches_and_each_adapters_own_rows():
     a, b = _two_random_adapters()
     model = a.model

@@ -316,7 +316,8 @@ class HFPolicy:
                                         sampling.max_new_tokens)
             if cache is not None:
                 gen_kwargs[hf_internals.cache_kwarg()] = cache
-        gen_kwargs.update(_sampling_kwargs(self.tokenizer, sampling, prompt_ids.shape[1]))
+        gen_kwargs.update(_sampling_kwargs(self.tokenizer, sampling, prompt_ids.shape[1]),
+                          logits_to_keep=_last_positions(1, device))
         with self._adapter_active(), _seeded(sampling.seed, device):
             out = self.model.generate(
                 input_ids=prompt_ids,
@@ -382,7 +383,8 @@ class HFPolicy:
                                         sampling.max_new_tokens, **adapter_kwargs)
             if cache is not None:
                 gen_kwargs[hf_internals.cache_kwarg()] = cache
-        gen_kwargs.update(_sampling_kwargs(first.tokenizer, sampling, width))
+        gen_kwargs.update(_sampling_kwargs(first.tokenizer, sampling, width),
+                          logits_to_keep=_last_positions(1, device))
         row_blocks = [(name, rows * n) for name, rows in blocks]
         with _adapters_by_row(first.model, row_blocks) as adapter_kwargs, \
                 _seeded(sampling.seed, device):
@@ -717,6 +719,20 @@ def _left_pad(rows: torch.Tensor, width: int, value: int) -> torch.Tensor:
     return torch.nn.functional.pad(rows, (width - rows.shape[1], 0), value=value)
 
 
+def _last_positions(t: int, device: torch.device) -> torch.Tensor:
+    """``logits_to_keep`` for the last ``t`` positions, as an index tensor (the documented
+    1-D form) rather than the int ``t``.
+
+    With an int, transformers slices the hidden states, a strided (B, t, H) view when the
+    sequence is longer than t, and outside autograd torch's ``matmul`` does not fold such a
+    view into one (B*t, H) matrix: it expands the LM head's weight to (B, H, V) and copies it
+    for a batched product (16 SmolLM2 rows: 906 MB in bfloat16, ~50-100 ms, and the peak
+    memory of a LoRA training run). An index tensor gathers the t positions into a
+    contiguous block first (B x t x H values), and the product is one matmul.
+    """
+    return torch.arange(-t, 0, device=device)
+
+
 def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Tensor, n: int,
                     new_tokens: int, **forward_kwargs: Any) -> Any:
     """The KV cache of all but the last column of the B distinct prompts, repeated to the
@@ -732,7 +748,7 @@ def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Ten
         input_ids=unique_ids[:, :-1],
         attention_mask=unique_mask[:, :-1],
         position_ids=positions,
-        logits_to_keep=1,
+        logits_to_keep=_last_positions(1, unique_ids.device),
         use_cache=True,
         **forward_kwargs,
     )
@@ -754,7 +770,7 @@ def _full_log_probs(
         input_ids=input_ids,
         attention_mask=attention,
         position_ids=position_ids,
-        logits_to_keep=t,
+        logits_to_keep=_last_positions(t, input_ids.device),
         use_cache=False,
     ).logits  # (N, T, V)
     return selective_log_softmax(logits, completion_ids)
@@ -784,7 +800,7 @@ def _shared_prompt_log_probs(
         input_ids=unique_ids,
         attention_mask=unique_mask,
         position_ids=unique_positions,
-        logits_to_keep=1,
+        logits_to_keep=_last_positions(1, unique_ids.device),
         use_cache=True,
     )
     cache = hf_internals.output_cache(out)
