@@ -24,7 +24,9 @@ The roofline time of a workload is the sum of its phases, each at its bound:
   samples) and every completion token, ``6 x params_matmul`` FLOPs per token with full
   fine-tuning, ``4 x`` with LoRA (no weight gradients for the frozen base), at the peak;
 - a MAGRPO step: the samples its policies returned (recorded), generated in one decode loop
-  for both agents (the shared base read once per token), plus each agent's loss pass.
+  for both agents (the shared base read once per token), plus the loss passes over the rows
+  the trainer scored (recorded: it skips rows whose advantage is zero, which have no
+  gradient, so a step's work varies with its rewards).
 
 Measured: ``HFPolicy.sample`` of B prompts x G samples for one agent (full model and, for a
 shared base, one LoRA adapter), ``log_probs`` + backward over those samples, two LoRA agents
@@ -168,24 +170,28 @@ def loss_roofline(shape: dict, limits: dict, dtype: str, tokens: int, lora: bool
     return (4 if lora else 6) * shape["matmul_params"] * tokens / limits["peak_flops"][dtype]
 
 
-def _loss_tokens(samples, n: int) -> int:
-    """Tokens a loss pass over ``samples`` (each distinct prompt repeated over ``n`` rows)
-    must process: every distinct prompt once (its forward and backward serve all its
-    samples) and every completion token."""
-    return int(samples.prompt_mask[::n].sum() + samples.completion_mask.sum())
+def _loss_tokens(samples) -> int:
+    """Tokens a loss pass over ``samples`` must process: every distinct prompt once (its
+    forward and backward serve all its rows) and every completion token."""
+    import torch
+
+    prompts = torch.cat([samples.prompt_ids, samples.prompt_mask], dim=1)
+    unique = torch.unique(prompts, dim=0)
+    return int(unique[:, samples.prompt_ids.shape[1]:].sum() + samples.completion_mask.sum())
 
 
-def step_roofline(shape: dict, limits: dict, dtype: str, samples: dict, n: int) -> float:
-    """A MAGRPO step's roofline from its own samples (agent -> Samples, each distinct prompt
-    over ``n`` rows): one decode loop for every agent's rows (the base's weights read once
-    per token for all, as with LoRA agents of one base), then each agent's loss pass."""
-    parts = list(samples.values())
-    prompt_tokens = [t for s in parts for t in s.prompt_mask[::n].sum(dim=1).tolist()]
-    rows = sum(len(s) for s in parts)
-    steps = max(s.completion_ids.shape[1] for s in parts)
-    width = max(s.prompt_ids.shape[1] for s in parts)
+def step_roofline(shape: dict, limits: dict, dtype: str, generated: list, scored: list,
+                  n: int) -> float:
+    """A MAGRPO step's roofline from its own work: the Samples its policies generated (each
+    distinct prompt over ``n`` rows), in one decode loop for every agent's rows (the base's
+    weights read once per token for all, as with LoRA agents of one base), and the Samples
+    its loss passes scored (the trainer skips rows whose advantage is zero: no gradient)."""
+    prompt_tokens = [t for s in generated for t in s.prompt_mask[::n].sum(dim=1).tolist()]
+    rows = sum(len(s) for s in generated)
+    steps = max(s.completion_ids.shape[1] for s in generated)
+    width = max(s.prompt_ids.shape[1] for s in generated)
     generation = generation_roofline(shape, limits, dtype, prompt_tokens, rows, steps, width)
-    loss = sum(loss_roofline(shape, limits, dtype, _loss_tokens(s, n), lora=True) for s in parts)
+    loss = sum(loss_roofline(shape, limits, dtype, _loss_tokens(s), lora=True) for s in scored)
     return generation + loss
 
 
@@ -221,7 +227,7 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
             (lp * samples.completion_mask).sum().backward()
 
         loss_s = _best_time(loss, args.repeats)
-        tokens = _loss_tokens(samples, g)
+        tokens = _loss_tokens(samples)
         loss_roof = loss_roofline(shape, limits, dtype, tokens, variant == "lora")
         out[variant] = {
             "rows": b * g, "decode_steps": steps, "generated_tokens":
@@ -284,24 +290,28 @@ def measure(args, torch, dtype: str, limits: dict) -> dict:
 
 def measure_step(args, torch, dtype: str, limits: dict, shape: dict, b: int, g: int) -> dict:
     """MAGRPO steps on TLDR, 2 LoRA agents on one base, B prompts x G samples, each against
-    the roofline of its own samples (recorded as the policies return them); the step with
-    the best fraction is reported."""
+    the roofline of its own work (the samples generated and scored, recorded as the policies
+    see them); the step with the best fraction is reported."""
     from collabzoo.agents.hf import HFPolicy
     from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
 
-    drawn: list[dict] = []
+    events: list[tuple[str, object]] = []  # ("generated" | "scored", Samples), in order
     sample, together = HFPolicy.sample, getattr(HFPolicy, "sample_together", None)
+    log_probs = HFPolicy.log_probs
 
     def recording_sample(self, prompts, n=1, sampling=None):
         result = sample(self, prompts, n, sampling)
-        drawn.append({self.adapter_name: result})
+        events.append(("generated", result))
         return result
 
     def recording_together(cls, policies, prompts, n=1, sampling=None):
         result = together.__func__(cls, policies, prompts, n, sampling)
-        if result is not None:
-            drawn.append({p.adapter_name: s for p, s in zip(policies, result, strict=True)})
+        events.extend(("generated", s) for s in result or ())
         return result
+
+    def recording_log_probs(self, samples, **kwargs):
+        events.append(("scored", samples))
+        return log_probs(self, samples, **kwargs)
 
     steps = 3
     config = MAGRPOConfig(steps=steps, batch_size=b, num_generations=g,
@@ -310,20 +320,24 @@ def measure_step(args, torch, dtype: str, limits: dict, shape: dict, b: int, g: 
                           num_threads=args.threads)
     trainer = MAGRPOTrainer(env="collabzoo/TLDR-v1", env_kwargs={"dataset": "bundled"},
                             model=args.model, config=config)
-    HFPolicy.sample = recording_sample
+    HFPolicy.sample, HFPolicy.log_probs = recording_sample, recording_log_probs
     if together is not None:
         HFPolicy.sample_together = classmethod(recording_together)
     try:
         history = trainer.train()
     finally:
-        HFPolicy.sample = sample
+        HFPolicy.sample, HFPolicy.log_probs = sample, log_probs
         if together is not None:
             HFPolicy.sample_together = together
-    per_step = len(drawn) // steps  # generate calls per step (one, or one per agent)
+    work: list[tuple[list, list]] = []  # per step: (generated, scored); a step opens with a
+    for kind, samples in events:        # generation that follows scoring (or the first)
+        if kind == "generated" and (not work or work[-1][1]):
+            work.append(([], []))
+        work[-1][0 if kind == "generated" else 1].append(samples)
+    assert len(work) == len(history), (len(work), len(history))
     rows = []
-    for i, h in enumerate(history):
-        samples = {k: v for call in drawn[i * per_step:(i + 1) * per_step] for k, v in call.items()}
-        roof = step_roofline(shape, limits, dtype, samples, g)
+    for h, (generated, scored) in zip(history, work, strict=True):
+        roof = step_roofline(shape, limits, dtype, generated, scored, g)
         rows.append({"step_s": round(h["perf/step_s"], 3), "generate_s":
                      round(h["perf/generate_s"], 3), "loss_s": round(h["perf/loss_s"], 3),
                      "roofline_s": round(roof, 3), "fraction": round(roof / h["perf/step_s"], 3)})
