@@ -58,7 +58,7 @@ per-round ratios after / before (> 1: the current checkout is slower).
 Each setting runs ``--repeats`` rounds (default 3) of every trainer in turn; printed and
 stored: the median seconds per prompt-step of each, the median (min-max) of the per-round
 ratios CoMLRL / collabzoo, and the load average (1 min) before each run. Rows are merged into
-``benchmarks/results/vs_comlrl.json`` by (model, algorithm, threads). The figures are in
+``benchmarks/results/vs_comlrl.json`` by (model, algorithm, threads, variants). The figures are in
 that file and in the README's benchmark table, with the commands that made them. A
 benchmark, not a test: it asserts nothing about time.
 
@@ -323,10 +323,11 @@ def paired(numerators: list[dict], denominators: list[dict]) -> dict:
 
 
 def merge_rows(path: Path, rows: list[dict]) -> list[dict]:
-    """The stored rows with those of the same (model, algorithm, threads) replaced by
-    ``rows``; rows without ``algo`` are MAGRPO's."""
+    """The stored rows with those of the same (model, algorithm, threads, collabzoo variants
+    timed) replaced by ``rows``; rows without ``algo`` are MAGRPO's."""
     def key(row):
-        return row["model"], row.get("algo", "magrpo"), row["threads"]
+        variants = tuple(sorted(k for k in row if k.startswith("collabzoo-") and "@" not in k))
+        return row["model"], row.get("algo", "magrpo"), row["threads"], variants
 
     old = json.loads(path.read_text()) if path.exists() else []
     fresh = {key(r) for r in rows}
