@@ -298,8 +298,9 @@ def adapter_row_blocks(model: Any, blocks: list[tuple[str, int]]) -> Iterator[bo
     assignment. Rows grouped by agent need none of that: here each ``lora.Linear`` runs the
     base layer once for all rows, then each adapter on a slice of rows (a view), added in
     place into the slice of the output. Same arithmetic, same dtypes (the input cast to the
-    adapter's dtype, the sum to the output's); at 16 rows of SmolLM2-135M it halves the
-    LoRA overhead of a decode step (``benchmarks/roofline.py``).
+    adapter's dtype, the sum to the output's). One SmolLM2-135M decode step at 16 rows
+    (2 adapters, bfloat16, 2 threads): 135-157 ms, vs 186-198 ms through ``adapter_names``
+    and 104-112 ms for the base alone.
 
     Inference only (the output is written in place: under autograd it raises). Declines
     unless every tuner layer is a plain, unmerged, enabled ``peft.tuners.lora.layer.Linear``
