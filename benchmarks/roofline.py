@@ -415,9 +415,12 @@ def run_before(args) -> dict:
     import sys
     import tempfile
 
-    argv = [a for a in sys.argv[1:]]
-    i = argv.index("--before")
-    del argv[i:i + 2]
+    argv, skip = [], False  # this command's arguments without --before DIR / --before=DIR
+    for arg in sys.argv[1:]:
+        if skip or arg.startswith("--before"):
+            skip = arg == "--before"
+            continue
+        argv.append(arg)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "before.json"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
