@@ -295,22 +295,22 @@ def measure_step(args, torch, dtype: str, limits: dict, shape: dict, b: int, g: 
     from collabzoo.agents.hf import HFPolicy
     from collabzoo.trainers import MAGRPOConfig, MAGRPOTrainer
 
-    events: list[tuple[str, object]] = []  # ("generated" | "scored", Samples), in order
+    work: list[tuple[list, list]] = []  # per step: (Samples generated, Samples scored)
     sample, together = HFPolicy.sample, getattr(HFPolicy, "sample_together", None)
     log_probs = HFPolicy.log_probs
 
     def recording_sample(self, prompts, n=1, sampling=None):
         result = sample(self, prompts, n, sampling)
-        events.append(("generated", result))
+        work[-1][0].append(result)
         return result
 
     def recording_together(cls, policies, prompts, n=1, sampling=None):
         result = together.__func__(cls, policies, prompts, n, sampling)
-        events.extend(("generated", s) for s in result or ())
+        work[-1][0].extend(result or ())
         return result
 
     def recording_log_probs(self, samples, **kwargs):
-        events.append(("scored", samples))
+        work[-1][1].append(samples)
         return log_probs(self, samples, **kwargs)
 
     steps = 3
@@ -320,6 +320,13 @@ def measure_step(args, torch, dtype: str, limits: dict, shape: dict, b: int, g: 
                           num_threads=args.threads)
     trainer = MAGRPOTrainer(env="collabzoo/TLDR-v1", env_kwargs={"dataset": "bundled"},
                             model=args.model, config=config)
+    step = trainer.training_step
+
+    def recording_step():
+        work.append(([], []))
+        return step()
+
+    trainer.training_step = recording_step
     HFPolicy.sample, HFPolicy.log_probs = recording_sample, recording_log_probs
     if together is not None:
         HFPolicy.sample_together = classmethod(recording_together)
@@ -329,12 +336,6 @@ def measure_step(args, torch, dtype: str, limits: dict, shape: dict, b: int, g: 
         HFPolicy.sample, HFPolicy.log_probs = sample, log_probs
         if together is not None:
             HFPolicy.sample_together = together
-    work: list[tuple[list, list]] = []  # per step: (generated, scored); a step opens with a
-    for kind, samples in events:        # generation that follows scoring (or the first)
-        if kind == "generated" and (not work or work[-1][1]):
-            work.append(([], []))
-        work[-1][0 if kind == "generated" else 1].append(samples)
-    assert len(work) == len(history), (len(work), len(history))
     rows = []
     for h, (generated, scored) in zip(history, work, strict=True):
         roof = step_roofline(shape, limits, dtype, generated, scored, g)

@@ -174,8 +174,9 @@ def _growing_layer() -> type | None:
         ``keys``/``values`` are views ``buffer[..., :length, :]``. When they were replaced
         from outside (row repeat/select, crop, reset) or the room is used up, the current
         keys/values are copied into new buffers with room for ``collabzoo_reserve`` more
-        tokens (at least doubling when the room ran out). Under autograd it concatenates, as ``DynamicLayer`` does:
-        in-place writes would invalidate the views a backward pass saved.
+        tokens (at least doubling when the room ran out). Under autograd it concatenates, as
+        ``DynamicLayer`` does: in-place writes would invalidate the views a backward pass
+        saved.
         """
 
         collabzoo_reserve = 0
