@@ -363,6 +363,30 @@ def test_chat_template_optional():
     assert raw.sample([""], 1, SAMPLING).prompt_ids.shape == (1, 1)  # empty prompt -> one token
 
 
+def test_generation_runs_in_inference_mode_and_returns_trainable_samples():
+    """Prefill and decode run under torch.inference_mode; the Samples they return are normal
+    tensors that the loss pass can embed and backward through (an inference tensor cannot be
+    saved for backward)."""
+    policies = _two_random_adapters()
+    modes = []
+    hook = policies[0].model.get_output_embeddings().register_forward_pre_hook(
+        lambda m, args: modes.append(torch.is_inference_mode_enabled()))
+    try:
+        together = HFPolicy.sample_together(policies, [PROMPTS[:2], ["x y z"]], 2, SAMPLING)
+        alone = policies[0].sample(PROMPTS[:2], 3, SAMPLING)  # shared prefill, then generate
+    finally:
+        hook.remove()
+    assert len(modes) > 4 and all(modes)
+    for policy, samples in [(policies[0], together[0]), (policies[1], together[1]),
+                            (policies[0], alone)]:
+        for field in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask"):
+            assert not torch.is_inference(getattr(samples, field)), field
+        before = [p.detach().clone() for p in policy.trainable_parameters()]
+        _train_step(policy, samples)
+        assert any(not torch.equal(p, b) for p, b in
+                   zip(policy.trainable_parameters(), before, strict=True))
+
+
 def _train_step(policy: HFPolicy, samples: Samples, lr: float = 1e-2) -> None:
     optimizer = torch.optim.SGD(policy.trainable_parameters(), lr=lr)
     loss = (

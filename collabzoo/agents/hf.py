@@ -310,22 +310,23 @@ class HFPolicy:
             return Samples([], prompt_ids, prompt_mask, empty, empty.clone(), self._extra())
 
         gen_kwargs: dict[str, Any] = {}
-        if self.share_prompts and n > 1:
-            with self._adapter_active():
-                cache = _shared_prefill(self.model, unique_ids, unique_mask, n,
-                                        sampling.max_new_tokens)
-            if cache is not None:
-                gen_kwargs[hf_internals.cache_kwarg()] = cache
-        gen_kwargs.update(_sampling_kwargs(self.tokenizer, sampling, prompt_ids.shape[1]),
-                          logits_to_keep=_last_positions(1, device))
-        with self._adapter_active(), _seeded(sampling.seed, device):
-            out = self.model.generate(
-                input_ids=prompt_ids,
-                attention_mask=prompt_mask,
-                generation_config=self._generation_config(sampling),
-                **gen_kwargs,
-            )
-        completion_ids = out[:, prompt_ids.shape[1] :].clone()  # (N, T)
+        with torch.inference_mode():  # see _generated
+            if self.share_prompts and n > 1:
+                with self._adapter_active():
+                    cache = _shared_prefill(self.model, unique_ids, unique_mask, n,
+                                            sampling.max_new_tokens)
+                if cache is not None:
+                    gen_kwargs[hf_internals.cache_kwarg()] = cache
+            gen_kwargs.update(_sampling_kwargs(self.tokenizer, sampling, prompt_ids.shape[1]),
+                              logits_to_keep=_last_positions(1, device))
+            with self._adapter_active(), _seeded(sampling.seed, device):
+                out = self.model.generate(
+                    input_ids=prompt_ids,
+                    attention_mask=prompt_mask,
+                    generation_config=self._generation_config(sampling),
+                    **gen_kwargs,
+                )
+        completion_ids = _generated(out, prompt_ids.shape[1])  # (N, T)
         mask = completion_mask(completion_ids, self.eos_token_ids)  # (N, T)
         texts = self._texts(completion_ids, mask, sampling.stop_strings)  # cuts mask in place
         completion_ids[mask == 0] = self.pad_token_id
@@ -377,25 +378,26 @@ class HFPolicy:
         prompt_mask = unique_mask.repeat_interleave(n, dim=0)
 
         gen_kwargs: dict[str, Any] = {}
-        if all(policy.share_prompts for policy in policies) and n > 1:
-            with _adapters_by_row(first.model, blocks) as adapter_kwargs:
-                cache = _shared_prefill(first.model, unique_ids, unique_mask, n,
-                                        sampling.max_new_tokens, **adapter_kwargs)
-            if cache is not None:
-                gen_kwargs[hf_internals.cache_kwarg()] = cache
-        gen_kwargs.update(_sampling_kwargs(first.tokenizer, sampling, width),
-                          logits_to_keep=_last_positions(1, device))
-        row_blocks = [(name, rows * n) for name, rows in blocks]
-        with _adapters_by_row(first.model, row_blocks) as adapter_kwargs, \
-                _seeded(sampling.seed, device):
-            out = first.model.generate(
-                input_ids=prompt_ids,
-                attention_mask=prompt_mask,
-                generation_config=first._generation_config(sampling),
-                **adapter_kwargs,
-                **gen_kwargs,
-            )
-        completion_ids = out[:, width:]  # (N, T) over every policy's rows
+        with torch.inference_mode():  # see _generated
+            if all(policy.share_prompts for policy in policies) and n > 1:
+                with _adapters_by_row(first.model, blocks) as adapter_kwargs:
+                    cache = _shared_prefill(first.model, unique_ids, unique_mask, n,
+                                            sampling.max_new_tokens, **adapter_kwargs)
+                if cache is not None:
+                    gen_kwargs[hf_internals.cache_kwarg()] = cache
+            gen_kwargs.update(_sampling_kwargs(first.tokenizer, sampling, width),
+                              logits_to_keep=_last_positions(1, device))
+            row_blocks = [(name, rows * n) for name, rows in blocks]
+            with _adapters_by_row(first.model, row_blocks) as adapter_kwargs, \
+                    _seeded(sampling.seed, device):
+                out = first.model.generate(
+                    input_ids=prompt_ids,
+                    attention_mask=prompt_mask,
+                    generation_config=first._generation_config(sampling),
+                    **adapter_kwargs,
+                    **gen_kwargs,
+                )
+        completion_ids = _generated(out, width)  # (N, T) over every policy's rows
         mask = completion_mask(completion_ids, first.eos_token_ids)
         results, start = [], 0
         for policy, (ids, _) in zip(policies, encoded, strict=True):
@@ -712,6 +714,19 @@ def _adapters_by_row(model: Any, blocks: list[tuple[str, int]]) -> Iterator[dict
     with hf_internals.adapter_row_blocks(model, blocks) as blocked:
         yield {} if blocked else {"adapter_names": [name for name, rows in blocks
                                                     for _ in range(rows)]}
+
+
+def _generated(out: torch.Tensor, prompt_width: int) -> torch.Tensor:
+    """The completion columns of ``generate``'s output, as a normal tensor.
+
+    Prefill and ``generate`` run under ``torch.inference_mode`` rather than ``no_grad``: no
+    version counters or autograd metadata on the tensors they create, which saves per-operator
+    time where a decode step is many small operators (sampling 8 prompts x 4 of the project's
+    tiny model, 32 tokens: 0.085-0.094 s against 0.095-0.111 s under ``no_grad``). Its
+    tensors cannot be saved for backward, and the loss pass embeds the completion ids under
+    autograd: the copy made here, outside inference mode, is a normal tensor.
+    """
+    return out[:, prompt_width:].clone()
 
 
 def _left_pad(rows: torch.Tensor, width: int, value: int) -> torch.Tensor:
