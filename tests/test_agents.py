@@ -471,6 +471,40 @@ def test_gradients_reach_only_the_acting_adapter():
     assert all(p.grad is None for p in b.trainable_parameters())
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="file mappings are read on Linux")
+def test_trained_weights_leave_the_checkpoints_memory_map(tmp_path):
+    """from_pretrained maps safetensors files copy-on-write: a fully trained policy copies its
+    parameters out (same Parameter objects, same values) so that the optimizer's first step does
+    not fault page by page; a LoRA policy's frozen base stays mapped."""
+    from transformers import AutoModelForCausalLM
+
+    from collabzoo.agents.hf_internals import _file_mappings, own_memory
+
+    def mapped(tensor):
+        return any(start <= tensor.data_ptr() < end for start, end in _file_mappings())
+
+    model, tokenizer = models.build_tiny(seed=0)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    params = list(loaded.parameters())
+    values = [p.detach().clone() for p in params]
+    assert sum(mapped(p) for p in params) > len(params) // 2  # safetensors' memory map
+    policy = HFPolicy(loaded, tokenizer)
+    assert not any(mapped(p) for p in params)
+    assert [id(p) for p in policy.trainable_parameters()] == [id(p) for p in params]
+    assert all(torch.equal(p, v) for p, v in zip(params, values, strict=True))
+    samples = policy.sample(PROMPTS[:1], 2, SAMPLING)
+    _train_step(policy, samples)  # the copies are the weights the model computes with
+    assert any(not torch.equal(p, v) for p, v in zip(loaded.parameters(), values, strict=True))
+    lora = load_policy(str(tmp_path), lora=LoraSettings(r=2), dtype="float32", device="cpu")
+    base = [p for n, p in lora.model.named_parameters() if "lora_" not in n]
+    assert sum(mapped(p) for p in base) > len(base) // 2  # frozen: only read, stays mapped
+    in_memory = [torch.nn.Parameter(torch.ones(4))]
+    pointer = in_memory[0].data_ptr()
+    assert own_memory(in_memory) == 0 and in_memory[0].data_ptr() == pointer
+
+
 def test_load_policy_errors(monkeypatch, tmp_path):
     real_find_spec = models.importlib.util.find_spec
     monkeypatch.setattr(

@@ -324,39 +324,6 @@ def test_adamw_is_fused_where_torch_has_the_kernel():
     assert not _adamw(meta, MAGRPOConfig(**FAST)).defaults["fused"]
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="file mappings are read on Linux")
-def test_adamw_gives_parameters_loaded_from_a_file_mapping_their_own_memory(tmp_path):
-    """A model loaded from safetensors holds pages of the file (copy-on-write): the optimizer's
-    first in-place write would fault page by page. adamw copies those parameters first, in
-    place, keeping the Parameter objects and the values; tensors in memory are left alone."""
-    from transformers import AutoModelForCausalLM
-
-    from collabzoo.agents.models import build_tiny
-    from collabzoo.trainers.optimizers import _file_mappings, adamw, own_memory
-
-    def mapped(tensor):
-        return any(start <= tensor.data_ptr() < end for start, end in _file_mappings())
-
-    build_tiny(seed=0)[0].save_pretrained(tmp_path)
-    model = AutoModelForCausalLM.from_pretrained(tmp_path)
-    params = list(model.parameters())
-    values = [p.detach().clone() for p in params]
-    assert sum(mapped(p) for p in params) > len(params) // 2  # safetensors' memory map
-    optimizer = adamw(params, MAGRPOConfig(**FAST))
-    assert not any(mapped(p) for p in params)
-    assert [id(p) for p in model.parameters()] == [id(p) for p in params]
-    assert all(torch.equal(p, v) for p, v in zip(params, values, strict=True))
-    assert all(p is q for p, q in zip(optimizer.param_groups[0]["params"], params, strict=True))
-    in_memory = [torch.nn.Parameter(torch.ones(4))]
-    pointer = in_memory[0].data_ptr()
-    assert own_memory(in_memory) == 0 and in_memory[0].data_ptr() == pointer
-    # the copies are the parameters the model computes with
-    model(torch.tensor([[1, 2]])).logits.sum().backward()
-    optimizer.step()
-    assert not all(torch.equal(p, v) for p, v in zip(params, values, strict=True))
-    assert any(not torch.equal(p, v) for p, v in zip(model.parameters(), values, strict=True))
-
-
 def test_resume_keeps_this_runs_optimizer_implementation(tmp_path):
     out = tmp_path / "run"
     _trainer(steps=1, output_dir=str(out), save_every=1).train()

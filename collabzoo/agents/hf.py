@@ -256,6 +256,7 @@ class HFPolicy:
             self._trainable = list(model.parameters())
             for p in self._trainable:
                 p.requires_grad_(True)
+            hf_internals.own_memory(self._trainable)
 
     # --- public API -------------------------------------------------------------------
 

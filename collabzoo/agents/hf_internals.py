@@ -28,6 +28,9 @@ LoRA layers)                  together`)
 peft ``lora.Linear``'s        the same, rows grouped in one block per     peft's
 ``base_layer``, ``lora_A/B``,  adapter (:func:`adapter_row_blocks`): no    ``adapter_names``
 ``lora_dropout``, ``scaling``  per-layer row gathers                       path above
+``from_pretrained`` memory-    trained weights copied out of the file      nothing copied
+maps safetensors files         (:func:`own_memory`): no copy-on-write      (no
+(copy-on-write pages)          fault per page at the first update          ``/proc/self/maps``)
 ============================  ==========================================  ===================
 
 State that collabzoo keeps about a third-party object (which adapters of a shared model are
@@ -40,11 +43,12 @@ The transformers versions the project is tested with are pinned in ``constraints
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -58,6 +62,7 @@ __all__ = [
     "cache_kwarg",
     "grow_in_place",
     "output_cache",
+    "own_memory",
     "prompt_sharing_supported",
     "quiet_peft",
     "register_trainable",
@@ -220,6 +225,59 @@ def select_cache_rows(cache: Any, index: torch.Tensor) -> Any:
     """
     cache.batch_select_indices(index)
     return cache
+
+
+# --- the weights' memory ---------------------------------------------------------------
+
+
+def own_memory(tensors: Iterable[torch.Tensor]) -> int:
+    """Give every CPU tensor that lives in a file mapping a copy in the process's own memory,
+    in place (``tensor.data``: the same ``Parameter`` objects, optimizers and tied weights keep
+    them); returns how many were copied.
+
+    transformers loads safetensors checkpoints through a private (copy-on-write) memory map,
+    so the parameters of a freshly loaded model are pages of the file. The first in-place write
+    to each page (the optimizer's first step of a fully trained policy, which is why
+    :class:`~collabzoo.agents.hf.HFPolicy` calls this on the parameters it trains) takes a
+    copy-on-write fault per 4 KiB page: measured on SmolLM2-135M (540 MB fp32, 2 threads)
+    2.1 s for the first in-place pass over the parameters against 0.18 s to copy them and
+    0.04 s per later pass (the first AdamW step of a SmolLM2 agent: 2.3 s, later ones 0.1 s).
+    Frozen weights (a LoRA policy's shared base) are only read and stay mapped. Linux only (the
+    mappings are read from ``/proc/self/maps``); elsewhere nothing is copied."""
+    ranges = _file_mappings()
+    if not ranges:
+        return 0
+    starts = [start for start, _ in ranges]
+    copied = 0
+    with torch.no_grad():
+        for tensor in tensors:
+            if tensor.device.type != "cpu" or tensor.numel() == 0:
+                continue
+            address = tensor.data_ptr()
+            i = bisect.bisect_right(starts, address) - 1
+            if i >= 0 and address < ranges[i][1]:
+                tensor.data = tensor.data.clone()
+                copied += 1
+    return copied
+
+
+def _file_mappings() -> list[tuple[int, int]]:
+    """Sorted (start, end) addresses of this process's memory mappings of files."""
+    try:
+        with open("/proc/self/maps") as maps:
+            lines = maps.read().splitlines()
+    except OSError:
+        return []
+    ranges = []
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        # address perms offset device inode [path]; a file's path is absolute, anonymous
+        # memory has none and [heap] / [stack] / [vvar] are bracketed
+        if len(fields) == 6 and fields[5].startswith("/"):
+            start, end = fields[0].split("-")
+            ranges.append((int(start, 16), int(end, 16)))
+    return sorted(ranges)
+
 
 
 # --- peft adapters --------------------------------------------------------------------------
