@@ -279,7 +279,6 @@ def _file_mappings() -> list[tuple[int, int]]:
     return sorted(ranges)
 
 
-
 # --- peft adapters --------------------------------------------------------------------------
 
 
