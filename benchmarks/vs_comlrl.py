@@ -70,6 +70,14 @@ Usage::
     git worktree add /tmp/vs-before a353aee
     python benchmarks/vs_comlrl.py --models tiny --variants full lora --threads 1 \
         --repeats 5 --before /tmp/vs-before
+    python benchmarks/vs_comlrl.py --models tiny tiny-1.3m-deep --model-time
+
+``--model-time`` also records, per collabzoo run, the seconds spent inside the model's own
+forward and backward calls (``model_s``: transformers' code and torch's kernels, which any
+trainer runs at least once per decode step and once per loss pass) and reports CoMLRL's
+training time over it (``ceiling``): the speed-up collabzoo would reach if everything else in
+its step (sampling, ``generate``'s loop, batching, rewards, the optimizer) took no time. The
+timers add a Python call per model call, so these runs are a profile, not the headline ratio.
 
 Models: ``tiny`` is the project's test model (0.62M parameters); ``tiny-1.3m-deep`` (5
 layers, 1.36M) and ``tiny-1.3m-wide`` (hidden 192, 1.30M) have the size of the issue's
@@ -184,6 +192,55 @@ COMLRL_RUNNER = textwrap.dedent('''
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 ''')
 
+MODEL_TIMER = textwrap.dedent('''
+    def time_models(totals):
+        """From now on, add to ``totals["model_s"]`` the seconds spent inside the outermost
+        call of a transformers or peft model (every forward pass: the decode steps of
+        ``generate``, the loss pass, a critic's features) and inside ``Tensor.backward``.
+        Returns a function that takes the timers out again."""
+        import time
+        import torch
+        from transformers import PreTrainedModel
+        try:
+            from peft import PeftModel
+            kinds = [PreTrainedModel, PeftModel]
+        except ImportError:
+            kinds = [PreTrainedModel]
+        inside = [False]
+
+        def timed(original):
+            def wrapper(*args, **kwargs):
+                if inside[0]:
+                    return original(*args, **kwargs)
+                inside[0] = True
+                start = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    inside[0] = False
+                    totals["model_s"] += time.perf_counter() - start
+            return wrapper
+
+        totals.setdefault("model_s", 0.0)
+        patched = [(kind, "__call__") for kind in kinds] + [(torch.Tensor, "backward")]
+        # a class's own attribute (None: inherited), put back by undo()
+        saved = [(cls, name, cls.__dict__.get(name)) for cls, name in patched]
+        for cls, name in patched:
+            setattr(cls, name, timed(getattr(cls, name)))
+
+        def undo():
+            for cls, name, own in saved:
+                if own is None:
+                    delattr(cls, name)
+                else:
+                    setattr(cls, name, own)
+        return undo
+''')
+"""Source of ``time_models``, run inside a collabzoo runner under ``--model-time``: the
+time any trainer must spend running the model itself (forward and backward through
+transformers' code and torch's kernels); the rest of a step is the trainer's own (sampling,
+``generate``'s loop, batching, rewards, the optimizer)."""
+
 COLLABZOO_RUNNER = textwrap.dedent('''
     import json, resource, sys, time
     import torch
@@ -231,13 +288,17 @@ COLLABZOO_RUNNER = textwrap.dedent('''
                               critic_learning_rate=spec["critic_learning_rate"],
                               loss_aggregation="seq-sum")
         trainer = Trainer(PromptsEnv, policies=policies, config=config, algorithm=spec["algo"])
+    totals = {}
+    if spec.get("model_timer"):
+        exec(spec["model_timer"], ns)
+        ns["time_models"](totals)
     start = time.perf_counter()
     history = trainer.train()
     seconds = time.perf_counter() - start
     m = history[-1]
     print("RESULT " + json.dumps({"train_s": seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "generate_s": m["perf/generate_s"], "loss_s": m["perf/loss_s"],
+        "generate_s": m["perf/generate_s"], "loss_s": m["perf/loss_s"], **totals,
         "collabzoo_file": __import__("collabzoo").__file__}))
 ''')
 
@@ -322,6 +383,17 @@ def paired(numerators: list[dict], denominators: list[dict]) -> dict:
             "rounds": ratios}
 
 
+def model_ceiling(reference: list[dict], runs: list[dict]) -> dict:
+    """From ``--model-time`` runs: the median share of collabzoo's training time spent in
+    the model's forward and backward calls, and the median per-round ratio of the reference's
+    training time to that model time: the speed-up a trainer would reach if nothing but the
+    model ran (a ceiling for every change outside transformers' and torch's code)."""
+    return {"model_s": statistics.median(r["model_s"] for r in runs),
+            "model_share": statistics.median(r["model_s"] / r["train_s"] for r in runs),
+            "ceiling": statistics.median(ref["train_s"] / r["model_s"]
+                                         for ref, r in zip(reference, runs, strict=True))}
+
+
 def merge_rows(path: Path, rows: list[dict]) -> list[dict]:
     """The stored rows with those of the same (model, algorithm, threads, collabzoo variants
     timed) replaced by ``rows``; rows without ``algo`` are MAGRPO's."""
@@ -362,6 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--comlrl-venv", type=Path,
                         default=Path(tempfile.gettempdir()) / "collabzoo-venv-comlrl")
     parser.add_argument("--skip-comlrl", action="store_true", help="time collabzoo only")
+    parser.add_argument("--model-time", action="store_true",
+                        help="also record the seconds collabzoo spends inside the model's "
+                        "forward and backward calls (model_s) and CoMLRL's time over them: "
+                        "the most any trainer-side change could reach")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "vs_comlrl.json")
     args = parser.parse_args(argv)
 
@@ -386,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
                         max_new_tokens=args.max_new_tokens, reward_source=reward_source,
                         critic_dim=args.critic_dim,
                         critic_learning_rate=args.critic_learning_rate,
-                        micro_batch_size=args.micro_batch_size or (32 if model in TINY_SHAPES else 8))
+                        micro_batch_size=args.micro_batch_size or (32 if model in TINY_SHAPES else 8),
+                        model_timer=MODEL_TIMER if args.model_time else None)
             row: dict = {"model": model, "algo": algo, "prompts": len(PROMPTS), "G": args.G,
                          "max_new_tokens": args.max_new_tokens, "threads": args.threads,
                          "micro_batch_size": spec["micro_batch_size"], "repeats": args.repeats,
@@ -433,6 +510,11 @@ def main(argv: list[str] | None = None) -> int:
                         r["peak_rss_mb"] for r in runs[reference])
                     extra += (f"  {entry['speedup']:4.1f}x faster ({entry['speedup_min']:.1f}-"
                               f"{entry['speedup_max']:.1f}), {entry['memory_ratio']:.2f}x memory")
+                    if all("model_s" in r for r in runs[name]):
+                        ceiling = model_ceiling(runs[reference], runs[name])
+                        entry.update(ceiling)
+                        extra += (f"; model {ceiling['model_share']:.0%} of the step, ceiling "
+                                  f"{ceiling['ceiling']:.1f}x")
                 if name.endswith("@before"):
                     # after / before: > 1 means the current commit is slower
                     ratio = paired(runs[name.removesuffix("@before")], runs[name])
