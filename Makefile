@@ -35,7 +35,7 @@ $(SERVER_STAMP): $(STAMP)
 
 install-server: $(SERVER_STAMP)
 
-# The main job: MAGRPO on TLDR-v0's bundled posts with two `tiny` agents (random-initialised
+# The main job: MAGRPO on TLDR-v1's bundled posts with two `tiny` agents (random-initialised
 # 0.6M-parameter Llamas, full fine-tuning): in ~2 minutes on 2 CPU cores the team learns the
 # reward's length and vocabulary levels (the concise writer shorter, the detailed one richer),
 # and the reward curve rises for every seed tried (README). A fresh run refuses a folder
