@@ -391,7 +391,7 @@ def main() -> None:
                     (hidden, inter), (hidden, inter), (inter, hidden)]
     limits["streaming"] = matmul_streaming(torch, layer_shapes, dtypes, args.rows,
                                            args.repeats + 1)
-    print(f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, "
+    print(f"machine: {_cpu_name() or platform.machine()}, {args.threads} threads, "
           f"native bf16: {native}; bandwidth {limits['bandwidth'] / 1e9:.1f} GB/s (matmul "
           f"streaming at {args.rows} rows: "
           + ", ".join(f"{k} {v / 1e9:.1f}" for k, v in limits["streaming"].items())
