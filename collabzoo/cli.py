@@ -87,11 +87,16 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
             "Run agents on an env's split under a protocol; write summary.json, episodes.jsonl "
             "(every prompt, answer and reward component) and table.md to --output, and print "
             "the table. Agent specs: tiny, smollm2-135m, hf:HUB_ID_OR_PATH, run:runs/NAME[/AGENT], "
-            "openai:BASE_URL#MODEL (key from $OPENAI_API_KEY or --api-key-env), random[:SEED]. "
+            "openai:BASE_URL#MODEL (key from $OPENAI_API_KEY or --api-key-env), random[:SEED], "
+            "py:MODULE:CLASS[?key=value&...] (your class with act(observations, n), imported "
+            "from PYTHONPATH), or a name a package registered (entry-point group "
+            "collabzoo.agents). "
             "One spec plays every role; otherwise give one per role, in the env's role order."
         ),
     )
-    p.add_argument("--env", required=True, help="env id, e.g. collabzoo/TLDR-v1")
+    p.add_argument("--env", required=True,
+                   help="env id, e.g. collabzoo/TLDR-v1, or MODULE:ID to import MODULE (which "
+                        "registers ID) from PYTHONPATH first")
     p.add_argument("--agents", nargs="+", required=True, metavar="SPEC", help="agent specs")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default="parallel",
                    help="collaboration protocol (default: parallel)")
@@ -298,12 +303,14 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         epilog=config_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--env", help="env id, e.g. collabzoo/TLDR-v1")
+    p.add_argument("--env", help="env id, e.g. collabzoo/TLDR-v1, or MODULE:ID to import MODULE "
+                                 "(which registers ID) from PYTHONPATH first")
     p.add_argument("--model", nargs="+", metavar="MODEL",
                    help="tiny, smollm2-135m, a hub id or a folder; one for every role "
                         "(homogeneous) or one per role in the env's order (heterogeneous)")
     p.add_argument("--algo", metavar="NAME",
-                   help="the algorithm (default magrpo; `collabzoo algos` lists them)")
+                   help="the algorithm (default magrpo; `collabzoo algos` lists them), or "
+                        "MODULE:CLASS for an Algorithm subclass imported from PYTHONPATH")
     p.add_argument("--steps", type=int, help="training steps (config field steps)")
     p.add_argument("--env-kwargs", nargs="*", default=[], metavar="KEY=VALUE",
                    help="env constructor arguments, e.g. dataset=bundled split=train num_turns=2")
@@ -390,7 +397,7 @@ def _run_train(args: argparse.Namespace) -> int:
             values["output_dir"] = args.output
         config = algorithm.config_class.from_dict({**values, **overrides})
     except (UnknownEnvError, UnknownAlgorithmError, EnvKwargsError, ValueError,
-            OSError) as error:
+            OSError) as error:  # PluginError is a ValueError
         return fail(str(error))
 
     from collabzoo.agents.models import ModelUnavailableError

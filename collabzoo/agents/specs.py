@@ -17,8 +17,16 @@ spec                               agent(s)
                                    ``api_key_env``), never from the spec
 ``random`` / ``random:SEED``       :class:`~collabzoo.agents.RandomTextAgent` (a no-model
                                    baseline)
+``py:MODULE:CLASS[?k=v&k2=v2]``    any class with ``act(observations, n)``, imported from
+                                   ``sys.path`` (e.g. ``PYTHONPATH``) and built as
+                                   ``CLASS(k=v, ...)``; no packaging needed
+``NAME[?k=v&k2=v2]``               an agent registered with :func:`register_agent` (by a
+                                   package's entry point of the group ``collabzoo.agents``)
 =================================  ==========================================================
 
+Keyword values are converted to the constructor's annotated types (``?seed=3`` gives an
+``int``); a class whose constructor takes ``sampling`` or ``seed`` receives the evaluation's
+:class:`~collabzoo.agents.base.SamplingConfig` and seed unless the spec sets them.
 Any other string without a known prefix goes to ``load_policy`` as it is (a hub id or path).
 Equal model specs build ONE agent object, shared (same weights, batched together).
 Model-backed specs need the ``train`` extra (torch, transformers); ``openai:`` and
@@ -27,15 +35,66 @@ Model-backed specs need the ``train`` extra (torch, transformers); ``openai:`` a
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from collabzoo.agents.base import Agent, SamplingConfig
+from collabzoo.plugins import PluginError, load_attribute, run_plugin_hooks
 
-__all__ = ["AgentSpec", "AgentSpecError", "build_agents", "parse_agent_spec", "run_agent_folders"]
+__all__ = [
+    "PLUGIN_GROUP",
+    "AgentSpec",
+    "AgentSpecError",
+    "build_agents",
+    "list_agent_names",
+    "parse_agent_spec",
+    "register_agent",
+    "run_agent_folders",
+]
+
+PLUGIN_GROUP = "collabzoo.agents"
+"""Entry-point group of agent plugins: each entry point names a callable that calls
+:func:`register_agent` (the same convention as ``collabzoo.envs`` and ``collabzoo.algorithms``)."""
+
+_AGENTS: dict[str, tuple[str | Callable[..., Any], str]] = {}
+_plugins_loaded = False
+
+
+def register_agent(name: str, entry_point: str | Callable[..., Any], *,
+                   description: str = "") -> None:
+    """Make ``name`` (and ``name?k=v``) an agent spec.
+
+    Args:
+        name: The spec, e.g. ``"hanabi-rule"``; no ``:`` (those are prefixes).
+        entry_point: ``"module:Class"`` (imported when the spec is built) or a callable that
+            returns an object with ``act(observations, n)``.
+        description: One line for listings.
+
+    Raises:
+        ValueError: A malformed name, or ``name`` registered with another entry point.
+    """
+    if not name or ":" in name or "?" in name:
+        raise ValueError(f"an agent name has no ':' or '?' and is not empty, got {name!r}")
+    if name in _AGENTS and _AGENTS[name][0] != entry_point:
+        raise ValueError(f"agent {name!r} is already registered with another entry point")
+    _AGENTS[name] = (entry_point, description)
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        run_plugin_hooks(PLUGIN_GROUP, "agent")
+
+
+def list_agent_names() -> dict[str, str]:
+    """``{name: description}`` of every registered agent (built-in and plugins)."""
+    _load_plugins()
+    return {name: description for name, (_, description) in sorted(_AGENTS.items())}
 
 POLICY_FILE = "collabzoo_policy.json"  # what HFPolicy.save writes (collabzoo.agents.hf)
 
@@ -49,15 +108,19 @@ class AgentSpec:
     """A parsed agent spec.
 
     Attributes:
-        kind: ``"model"``, ``"run"``, ``"openai"`` or ``"random"``.
-        target: The model name/path, run folder, base URL, or seed text.
+        kind: ``"model"``, ``"run"``, ``"openai"``, ``"random"``, ``"py"`` or
+            ``"registered"``.
+        target: The model name/path, run folder, base URL, seed text, ``module:Class`` or
+            registered name.
         model: The model name of an ``openai`` spec.
+        options: The ``?k=v`` keyword arguments of a ``py`` or registered spec (as text).
         text: The spec as written.
     """
 
     kind: str
     target: str
     model: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
     text: str = field(default="", compare=False)
 
 
@@ -75,6 +138,16 @@ def parse_agent_spec(text: str) -> AgentSpec:
     if text == "random":
         return AgentSpec("random", "", text=text)
     prefix, sep, rest = text.partition(":")
+    if prefix == "py" and sep:
+        target, _, query = rest.partition("?")
+        if target.count(":") != 1 or not all(target.split(":")):
+            raise AgentSpecError(f"{text!r}: write py:MODULE:CLASS (optionally ?key=value&...), "
+                                 "e.g. py:my_agents:EchoAgent?prefix=hi")
+        return AgentSpec("py", target, options=_parse_options(text, query), text=text)
+    name, _, query = text.partition("?")
+    _load_plugins()
+    if name in _AGENTS:
+        return AgentSpec("registered", name, options=_parse_options(text, query), text=text)
     if not sep or prefix not in ("hf", "run", "openai", "random"):
         return AgentSpec("model", text, text=text)
     if prefix == "random":
@@ -94,6 +167,62 @@ def parse_agent_spec(text: str) -> AgentSpec:
             raise AgentSpecError(f"{text!r}: the base URL must start with http:// or https://")
         return AgentSpec("openai", base_url, model, text=text)
     return AgentSpec("model" if prefix == "hf" else "run", rest, text=text)
+
+
+def _parse_options(text: str, query: str) -> tuple[tuple[str, str], ...]:
+    options = []
+    for pair in filter(None, query.split("&")):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise AgentSpecError(f"{text!r}: options are key=value pairs joined by '&', "
+                                 f"got {pair!r}")
+        options.append((key.strip(), value))
+    return tuple(options)
+
+
+def _build_object(spec: AgentSpec, sampling: SamplingConfig | None, seed: int) -> Agent:
+    """The agent of a ``py:`` or registered spec: its factory called with the spec's options
+    (converted to the annotated types), plus ``sampling``/``seed`` where it takes them."""
+    from collabzoo.envs.kwargs import convert_value
+
+    if spec.kind == "py":
+        try:
+            factory = load_attribute(spec.target, f"agent spec {spec.text!r}")
+        except PluginError as error:
+            raise AgentSpecError(str(error)) from None
+    else:
+        entry = _AGENTS[spec.target][0]
+        factory = load_attribute(entry, f"agent {spec.target!r}") if isinstance(entry, str) \
+            else entry
+    if not callable(factory):
+        raise AgentSpecError(f"{spec.text!r}: {factory!r} is not a class or callable")
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: pass the options as text
+        params = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kwargs: dict[str, Any] = {}
+    for key, value in spec.options:
+        if key not in params and not takes_any:
+            raise AgentSpecError(f"{spec.text!r}: {getattr(factory, '__name__', factory)} takes "
+                                 f"no argument {key!r}; it takes {', '.join(params) or 'none'}")
+        param = params.get(key)
+        try:
+            kwargs[key] = convert_value(value, param.annotation if param else inspect.Parameter.empty,
+                                        param.default if param else inspect.Parameter.empty)
+        except ValueError as error:
+            raise AgentSpecError(f"{spec.text!r}: bad value for {key!r}: {error}") from None
+    for key, value in (("sampling", sampling), ("seed", seed)):
+        if key in params and key not in kwargs and value is not None:
+            kwargs[key] = value
+    try:
+        agent = factory(**kwargs)
+    except TypeError as error:
+        raise AgentSpecError(f"{spec.text!r}: cannot build the agent: {error}") from None
+    if not callable(getattr(agent, "act", None)):
+        raise AgentSpecError(f"{spec.text!r} built a {type(agent).__name__}, which has no "
+                             "act(observations, n) method (the collabzoo Agent contract)")
+    return agent
 
 
 def run_agent_folders(
@@ -170,6 +299,10 @@ def build_agents(
             from collabzoo.agents.scripted import RandomTextAgent
 
             agent: Agent = RandomTextAgent(seed=int(spec.target) if spec.target else seed)
+            _set_label(agent, spec.text)
+            agents.append(agent)
+        elif spec.kind in ("py", "registered"):
+            agent = _build_object(spec, sampling, seed)
             _set_label(agent, spec.text)
             agents.append(agent)
         elif spec.kind == "openai":

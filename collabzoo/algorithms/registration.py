@@ -6,17 +6,20 @@ imports none of them (nor torch). Third-party packages add algorithms through th
 group ``collabzoo.algorithms``: each entry point names a callable that calls :func:`register`;
 plugins are loaded once, at the first :func:`spec`, :func:`load` or :func:`list_algorithms`.
 Registering a name twice with a different entry point is an error.
+
+Without packaging, ``--algo my_module:MyAlgorithm`` (any name of the form ``module:Class``)
+imports ``my_module`` from ``sys.path`` (e.g. ``PYTHONPATH``) and uses its ``MyAlgorithm``, which
+must be an :class:`~collabzoo.algorithms.base.Algorithm` subclass; no registration needed.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from collabzoo.plugins import run_plugin_hooks
+from collabzoo.plugins import PluginError, load_attribute, run_plugin_hooks, split_module_path
 
 __all__ = [
     "PLUGIN_GROUP",
@@ -92,6 +95,8 @@ def spec(name: str) -> AlgorithmInfo:
     _load_plugins()
     if name in _INFOS:
         return _INFOS[name]
+    if split_module_path(name) is not None:  # module:Class, unregistered
+        return AlgorithmInfo(name, name, "")
     close = difflib.get_close_matches(name.lower(), sorted(_INFOS), n=2, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownAlgorithmError(f"no algorithm is registered as {name!r}.{hint} Known: "
@@ -99,12 +104,22 @@ def spec(name: str) -> AlgorithmInfo:
 
 
 def load(name: str) -> type:
-    """The Algorithm class registered as ``name`` (imports its module)."""
+    """The Algorithm class registered as ``name``, or named by ``module:Class`` (imports its
+    module).
+
+    Raises:
+        UnknownAlgorithmError: No such name.
+        PluginError: A ``module:Class`` that does not import or is no Algorithm subclass.
+    """
+    from collabzoo.algorithms.base import Algorithm
+
     target = spec(name).entry_point
     if isinstance(target, str):
-        module, _, attr = target.partition(":")
-        target = getattr(importlib.import_module(module), attr)
-    return target  # type: ignore[return-value]
+        target = load_attribute(target, f"algorithm {name!r}")
+    if not (isinstance(target, type) and issubclass(target, Algorithm)):
+        raise PluginError(f"algorithm {name!r} is {target!r}, not a subclass of "
+                          "collabzoo.algorithms.Algorithm (see docs/algorithms.md)")
+    return target
 
 
 def list_algorithms() -> list[AlgorithmInfo]:

@@ -22,7 +22,7 @@ from typing import Any
 import pettingzoo
 from pettingzoo import ParallelEnv
 
-from collabzoo.plugins import run_plugin_hooks
+from collabzoo.plugins import import_module, run_plugin_hooks, split_module_path
 
 __all__ = [
     "PLUGIN_GROUP",
@@ -114,12 +114,26 @@ def _load_plugins() -> None:
 def spec(id: str) -> EnvInfo:
     """The registration of ``id``.
 
+    ``id`` may be ``"module:ns/Name-v0"`` (gymnasium's form, for an env that no package
+    registers): ``module`` is imported first (from ``sys.path``, e.g. ``PYTHONPATH``) and is
+    expected to :func:`register` ``ns/Name-v0`` on import.
+
     Raises:
         UnknownEnvError: No such id; the message suggests the closest registered ids.
+        PluginError: ``module`` cannot be imported.
     """
     _load_plugins()
     if id in _INFOS:
         return _INFOS[id]
+    parts = split_module_path(id)
+    if parts is not None:
+        module, env_id = parts
+        import_module(module, f"env {id!r}")
+        if env_id in _INFOS:
+            return _INFOS[env_id]
+        raise UnknownEnvError(
+            f"importing {module!r} registered no env {env_id!r}: the module must call "
+            f"collabzoo.register({env_id!r}, entry_point=...) when imported")
     known = sorted(_INFOS)
     close = difflib.get_close_matches(id, known, n=3, cutoff=0.5)
     # case-insensitive match first: "collabzoo/tldr-v0" is nearly always a typo of one id
@@ -136,7 +150,7 @@ def make(id: str, **kwargs: Any) -> ParallelEnv:
     info = spec(id)
     if info.deprecated:
         warnings.warn(f"{id}: {info.description}", DeprecationWarning, stacklevel=2)
-    return pettingzoo.make("parallel", id, **kwargs)
+    return pettingzoo.make("parallel", info.id, **kwargs)
 
 
 def list_envs() -> list[EnvInfo]:

@@ -157,26 +157,48 @@ def _accepts(factory_target: str | Callable[..., Any], name: str) -> bool:
 
 def _resolve_algorithm(algorithm: str | type[Algorithm] | None,
                        config: TrainerConfig | None) -> tuple[type[Algorithm], TrainerConfig]:
-    """The algorithm class and its config: ``algorithm`` by name or class; None: the one
-    algorithm whose ``config_class`` is exactly ``type(config)`` (``magrpo`` for a
-    :class:`MAGRPOConfig` or no config). ``config`` must be an instance of the algorithm's
-    ``config_class`` (None: its defaults)."""
+    """The algorithm class and its config: ``algorithm`` by name, ``module:Class`` or class;
+    None: the one algorithm whose ``config_class`` is exactly ``type(config)`` (``magrpo`` for
+    a :class:`MAGRPOConfig`, a plain :class:`TrainerConfig` or no config). A config of a base
+    class of the algorithm's ``config_class`` (a plain ``TrainerConfig``) is completed with
+    the algorithm's own defaults; any other config must be an instance of its
+    ``config_class``."""
     from collabzoo import algorithms
 
-    if algorithm is None and config is not None and type(config) is not MAGRPOConfig:
+    if algorithm is None and config is not None and type(config) not in (MAGRPOConfig,
+                                                                          TrainerConfig):
         owners = [info.name for info in algorithms.list_algorithms()
                   if algorithms.load(info.name).config_class is type(config)]
         if len(owners) != 1:
             raise TypeError(f"a {type(config).__name__} is the config of "
-                            f"{owners or 'no registered algorithm'}: pass algorithm=NAME")
+                            f"{owners or 'no registered algorithm'}: pass algorithm=NAME "
+                            "(or algorithm=YourAlgorithmClass)")
         algorithm = owners[0]
     cls = algorithms.load(algorithm or "magrpo") if not isinstance(algorithm, type) else algorithm
     if config is None:
         return cls, cls.config_class()
+    if not isinstance(config, cls.config_class) and issubclass(cls.config_class, type(config)):
+        return cls, cls.config_class(**{f.name: getattr(config, f.name)
+                                        for f in dataclasses.fields(config)})
     if not isinstance(config, cls.config_class):
         raise TypeError(f"algorithm {cls.name!r} takes a {cls.config_class.__name__}, got a "
                         f"{type(config).__name__}")
     return cls, config
+
+
+def _algorithm_reference(algorithm: str | type[Algorithm] | None, cls: type[Algorithm]) -> str:
+    """What config.yaml records, so that a resume loads the same class: the name or
+    ``module:Class`` the user gave; for a class, its registered name, else ``module:Class``."""
+    from collabzoo import algorithms
+
+    if isinstance(algorithm, str):
+        return algorithm
+    try:
+        if algorithms.load(cls.name) is cls:
+            return cls.name
+    except (algorithms.UnknownAlgorithmError, ValueError):
+        pass
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 class Trainer:
@@ -208,7 +230,7 @@ class Trainer:
         algorithm: str | type[Algorithm] | None = None,
     ) -> None:
         algorithm_class, self.config = _resolve_algorithm(algorithm, config)
-        self.algorithm_name = algorithm_class.name
+        self.algorithm_name = _algorithm_reference(algorithm, algorithm_class)
         self.env_id = env if isinstance(env, str) else None
         self.env_kwargs = dict(env_kwargs or {})
         self.model_spec = model
