@@ -82,6 +82,39 @@ class Credit:
     advantages: dict[str, list[torch.Tensor | None]]
     metrics: dict[str, float] = field(default_factory=dict)
 
+    def check(self, tree: Rollout, agents: list[str], algorithm: str) -> None:
+        """Check the shapes against the rollout: one list per agent, one entry per turn, None
+        exactly where the agent did not act, else a (rows,) tensor of finite or non-finite
+        floats with one value per sample row.
+
+        Raises:
+            ValueError: The first mismatch, naming the algorithm, the agent and the turn.
+        """
+        where = f"algorithm {algorithm!r}: credit()"
+        if sorted(self.advantages) != sorted(agents):
+            raise ValueError(f"{where} returned advantages for {sorted(self.advantages)}; it must "
+                             f"give one list for every agent {agents}")
+        turns = len(tree.levels)
+        for agent in agents:
+            rows = self.advantages[agent]
+            if len(rows) != turns:
+                raise ValueError(f"{where} gave agent {agent!r} {len(rows)} turns of advantages; "
+                                 f"the rollout has {turns} (one entry per turn, None where the "
+                                 "agent did not act)")
+            for t, (values, samples) in enumerate(zip(rows, tree.samples[agent], strict=True)):
+                if samples is None:
+                    if values is not None:
+                        raise ValueError(f"{where} gave agent {agent!r} advantages at turn {t}, "
+                                         "where it did not act: give None there")
+                    continue
+                expected = samples.completion_mask.shape[0]
+                if not isinstance(values, torch.Tensor) or values.shape != (expected,):
+                    got = (tuple(values.shape) if isinstance(values, torch.Tensor)
+                           else type(values).__name__)
+                    raise ValueError(f"{where} gave agent {agent!r} at turn {t} advantages of "
+                                     f"shape {got}; expected ({expected},), one per sample row "
+                                     "in the order of tree.samples[agent][t]")
+
 
 @dataclass
 class ExtraModule:

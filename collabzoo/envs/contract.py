@@ -29,6 +29,7 @@ rewards of the agents that acted (:data:`TEAM_REWARDS`; equal rewards reduce to 
 
 from __future__ import annotations
 
+import copy
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ import gymnasium
 
 __all__ = [
     "MAX_TURNS",
+    "check_copyable",
     "SEEDED_EPISODES",
     "TEAM_REWARDS",
     "EnvFeatures",
@@ -163,6 +165,28 @@ def env_features(env: Any) -> EnvFeatures:
     reward_max = _positive_number(env, "reward_max", float)
     batched = callable(getattr(type(env), "step_many", None))
     return EnvFeatures(agents, num_tasks, reward_max, num_turns, batched)
+
+
+def check_copyable(env: Any, needed_for: str) -> None:
+    """Deep-copy ``env`` once, at the boundary, so that an env that cannot be copied fails
+    here with the reason rather than at the first branch of a rollout.
+
+    Args:
+        env: The env.
+        needed_for: Why the caller copies envs (named in the error).
+
+    Raises:
+        TypeError: ``copy.deepcopy(env)`` failed; the message names the env, the cause and
+            what to change.
+    """
+    try:
+        copy.deepcopy(env)
+    except Exception as error:
+        raise TypeError(
+            f"{type(env).__name__} cannot be deep-copied ({type(error).__name__}: {error}); "
+            f"collabzoo copies envs {needed_for}. Keep the env's state copyable: open locks, "
+            "threads, sockets or servers lazily, or share them in a __deepcopy__ that copies "
+            "only the episode's state") from error
 
 
 def step_batch(envs: Sequence[Any], actions: Sequence[Mapping[str, str]]) -> list[StepResult]:

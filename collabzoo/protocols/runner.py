@@ -19,6 +19,7 @@ import copy
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from collabzoo.envs.contract import (
     MAX_TURNS,
     EnvFeatures,
     TextParallelEnv,
+    check_copyable,
     env_features,
     read_step,
     step_batch,
@@ -73,13 +75,19 @@ def make_team(
 ) -> dict[str, Agent]:
     """Assign agents to roles: one agent plays every role, or one agent per role in order.
 
-    ``single`` needs one agent; given a team it uses the first (the first role's agent).
+    ``single`` needs one agent; given several different agents it uses the first (the first
+    role's) and warns that the others do not play.
 
     Raises:
         ValueError: No agent, or a number of agents that is neither 1 nor ``len(roles)``.
     """
     if not agents:
         raise ValueError("no agent given: pass one agent, or one per role")
+    if protocol.agents_needed == 1 and len({id(a) for a in agents}) > 1:
+        warnings.warn(
+            f"the {protocol.name!r} protocol has one agent write every role: the first agent "
+            f"({_agent_name(agents[0])}) plays alone and the other {len(agents) - 1} "
+            "do not play; give one agent to silence this", UserWarning, stacklevel=3)
     if protocol.agents_needed == 1 or len(agents) == 1:
         return {r: agents[0] for r in roles}
     if len(agents) != len(roles):
@@ -88,6 +96,10 @@ def make_team(
             "every role, in this order, or one agent that plays them all"
         )
     return dict(zip(roles, agents, strict=True))
+
+
+def _agent_name(agent: Agent) -> str:
+    return str(getattr(agent, "label", None) or type(agent).__name__)
 
 
 def _json_friendly(value: Any) -> Any:
@@ -141,6 +153,8 @@ def run_episodes(
     resets = [features.reset_kwargs(task_indices[k] if task_indices is not None else k,
                                     seed=seed + k) for k in range(episodes)]
     team = make_team(list(features.agents), agents, protocol)
+    if min(batch_size, episodes) > 1:
+        check_copyable(env, "to run a batch of episodes side by side (batch_size > 1)")
     pool = [env] + [copy.deepcopy(env) for _ in range(min(batch_size, episodes) - 1)]
     records: list[EpisodeRecord] = []
     for start in range(0, episodes, batch_size):
