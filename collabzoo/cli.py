@@ -134,69 +134,48 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
 
 def _run_eval(args: argparse.Namespace) -> int:
     import collabzoo
-    from collabzoo.agents.base import SamplingConfig
+    from collabzoo.agents.openai_compat import OpenAICompatibleError
     from collabzoo.agents.specs import AgentSpecError, build_agents
-    from collabzoo.envs.answer_length import check_max_new_tokens, tokens_needed
     from collabzoo.envs.contract import env_features
     from collabzoo.envs.data import DatasetUnavailableError
     from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
     from collabzoo.envs.registration import UnknownEnvError
+    from collabzoo.evaluation.evaluate import eval_sampling, evaluate
     from collabzoo.evaluation.results import EpisodeWriter, summary_table, write_results
-    from collabzoo.protocols import run_episodes, summarize
+    from collabzoo.protocols import summarize
+
+    def fail(message: str) -> int:
+        print(f"collabzoo eval: {message}", file=sys.stderr)
+        return 2
 
     try:
         env_kwargs = parse_env_kwargs(args.env, args.env_kwargs)
         env = collabzoo.make(args.env, **env_kwargs)
     except (UnknownEnvError, EnvKwargsError) as error:
-        print(f"collabzoo eval: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error))
     except (DatasetUnavailableError, ValueError, TypeError) as error:  # the env's own checks
-        print(f"collabzoo eval: cannot make {args.env}: {error}", file=sys.stderr)
-        return 2
+        return fail(f"cannot make {args.env}: {error}")
     roles = list(env.possible_agents)
-    if args.max_new_tokens is None:  # the length the env declares its answers need
-        args.max_new_tokens = tokens_needed(env) or 128
-    else:
-        check_max_new_tokens(env, args.max_new_tokens)
-    sampling = SamplingConfig(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p
-    )
+    sampling = eval_sampling(env, max_new_tokens=args.max_new_tokens,
+                             temperature=args.temperature, top_p=args.top_p, seed=args.seed)
     try:
         agents = build_agents(
-            args.agents,
-            roles=roles,
-            sampling=sampling,
-            dtype=args.dtype,
-            device=args.device,
+            args.agents, roles=roles, sampling=sampling, dtype=args.dtype, device=args.device,
             seed=args.seed,
-            openai_options={
-                "api_key_env": args.api_key_env,
-                "max_concurrency": args.max_concurrency,
-                "timeout": args.timeout,
-            },
+            openai_options={"api_key_env": args.api_key_env,
+                            "max_concurrency": args.max_concurrency, "timeout": args.timeout},
         )
     except AgentSpecError as error:
-        print(f"collabzoo eval: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error))
     except (OSError, RuntimeError) as error:  # a model that cannot be found or loaded
-        print(f"collabzoo eval: cannot load the agents {args.agents}: {error}", file=sys.stderr)
-        return 2
+        return fail(f"cannot load the agents {args.agents}: {error}")
     if args.protocol != "single" and len(agents) not in (1, len(roles)):
-        print(
-            f"collabzoo eval: {len(agents)} agents for the roles {roles}: give one agent for "
-            "every role, in this order, or one agent that plays them all",
-            file=sys.stderr,
-        )
-        return 2
-    if any(type(a).__name__ == "HFPolicy" for a in agents):
-        import torch
-
-        torch.manual_seed(args.seed)
+        return fail(f"{len(agents)} agents for the roles {roles}: give one agent for every "
+                    "role, in this order, or one agent that plays them all")
     try:
         features = env_features(env)
     except TypeError as error:
-        print(f"collabzoo eval: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error))
     episodes = args.episodes if args.episodes is not None else features.default_episodes
     output = args.output or f"results/{args.env.split('/')[-1]}-{args.protocol}"
     bar = None
@@ -221,33 +200,20 @@ def _run_eval(args: argparse.Namespace) -> int:
                     bar.set_postfix(return_normalized=f"{sum(returns) / len(returns):.3f}")
 
         try:
-            records = run_episodes(
-                env,
-                agents,
-                args.protocol,
-                episodes=episodes,
-                seed=args.seed,
-                batch_size=args.batch_size,
-                max_turns=args.max_turns,
-                on_episode=on_episode,
-            )
+            result = evaluate(env, agents, protocol=args.protocol, episodes=episodes,
+                              seed=args.seed, sampling=sampling, batch_size=args.batch_size,
+                              max_turns=args.max_turns, on_episode=on_episode)
+        except OpenAICompatibleError as error:  # a server down or refusing: one line
+            return fail(str(error))
         finally:
             if bar is not None:
                 bar.close()
             env.close()
     summary = summarize(
-        records,
-        env=args.env,
-        env_kwargs=env_kwargs,
-        protocol=args.protocol,
-        agents=list(args.agents),
-        seed=args.seed,
-        batch_size=args.batch_size,
-        sampling={
-            "max_new_tokens": args.max_new_tokens,
-            "temperature": args.temperature,
-            "top_p": args.top_p,
-        },
+        result.records, env=args.env, env_kwargs=env_kwargs, protocol=args.protocol,
+        agents=list(args.agents), seed=args.seed, batch_size=args.batch_size,
+        sampling={"max_new_tokens": sampling.max_new_tokens, "temperature": args.temperature,
+                  "top_p": args.top_p},
         collabzoo_version=collabzoo.__version__,
     )
     write_results(output, summary)

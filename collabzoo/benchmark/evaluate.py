@@ -103,9 +103,9 @@ def eval_jobs(spec: BenchmarkSpec, root: str | Path, runs: Sequence[TrainRun],
     return jobs
 
 
-def _max_new_tokens(spec: BenchmarkSpec, env: Any, env_id: str) -> int:
-    from collabzoo.envs.answer_length import tokens_needed
-
+def _max_new_tokens(spec: BenchmarkSpec, env_id: str) -> int | None:
+    """The spec's answer length (evaluation, then train settings, then the env's preset);
+    None: the one default of :func:`~collabzoo.evaluation.evaluate.eval_sampling`."""
     if spec.evaluation.max_new_tokens is not None:
         return spec.evaluation.max_new_tokens
     if spec.train.get("max_new_tokens") is not None:
@@ -116,7 +116,7 @@ def _max_new_tokens(spec: BenchmarkSpec, env: Any, env_id: str) -> int:
         preset_tokens = load_preset(spec.preset[env_id]).config.get("max_new_tokens")
         if preset_tokens is not None:
             return int(preset_tokens)
-    return tokens_needed(env) or 128
+    return None
 
 
 class _Agents:
@@ -146,12 +146,10 @@ def run_eval_jobs(
     spec: BenchmarkSpec, jobs: Sequence[EvalJob], *, log: Callable[[str], None] = print
 ) -> int:
     """Run every job whose folder has no ``summary.json``; returns how many ran."""
-    import torch
-
     import collabzoo
-    from collabzoo.agents.base import SamplingConfig
+    from collabzoo.evaluation.evaluate import eval_sampling, evaluate
     from collabzoo.evaluation.results import write_results
-    from collabzoo.protocols import run_episodes, summarize
+    from collabzoo.protocols import summarize
 
     todo = [j for j in jobs if not (j.folder / "summary.json").is_file()]
     if len(todo) < len(jobs):
@@ -169,29 +167,20 @@ def run_eval_jobs(
             envs[job.env] = collabzoo.make(job.env, **spec.eval_kwargs(job.env))
         env = envs[job.env]
         roles = list(env.possible_agents)
-        tokens = _max_new_tokens(spec, env, job.env)
-        episodes = spec.evaluation.episodes or getattr(env, "num_tasks", None) or 16
-        records, scores = [], None
-        for k in range(job.sampling.samples if job.sampling.temperature > 0 else 1):
-            seed = job.seed + k
-            sampling = SamplingConfig(max_new_tokens=tokens, temperature=job.sampling.temperature,
-                                      top_p=job.sampling.top_p,
-                                      seed=None if job.sampling.temperature == 0 else seed)
-            agents = cache.get(job.agents, roles, sampling)
-            torch.manual_seed(seed)
-            sample = run_episodes(env, agents, job.protocol, episodes=episodes, seed=seed,
-                                  batch_size=spec.evaluation.batch_size)
-            values = [r.return_normalized if r.return_normalized is not None else r.return_
-                      for r in sample]
-            scores = values if scores is None else [a + b for a, b in zip(scores, values, strict=True)]
-            records.extend(sample)
+        sampling = eval_sampling(env, max_new_tokens=_max_new_tokens(spec, job.env),
+                                 temperature=job.sampling.temperature, top_p=job.sampling.top_p,
+                                 seed=job.seed)
         samples = job.sampling.samples if job.sampling.temperature > 0 else 1
+        result = evaluate(env, cache.get(job.agents, roles, sampling), protocol=job.protocol,
+                          episodes=spec.evaluation.episodes, seed=job.seed, sampling=sampling,
+                          samples=samples, batch_size=spec.evaluation.batch_size)
+        records, tokens = result.records, sampling.max_new_tokens
         summary = summarize(
             records, env=job.env, env_kwargs=spec.eval_kwargs(job.env), protocol=job.protocol,
             agents=list(job.agents), seed=job.seed, batch_size=spec.evaluation.batch_size,
             sampling={**dataclasses.asdict(job.sampling), "max_new_tokens": tokens},
             benchmark={"kind": job.kind, "method": job.method, "model": job.model, **job.info},
-            episode_scores=[s / samples for s in scores or []],
+            episode_scores=result.episode_scores,
             collabzoo_version=collabzoo.__version__,
         )
         write_results(job.folder, summary, records)

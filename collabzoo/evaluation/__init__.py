@@ -1,4 +1,7 @@
-"""Evaluation outputs: result folders, markdown tables and plots.
+"""Evaluation: the one function that runs it, its result folders, markdown tables and plots.
+
+- :mod:`collabzoo.evaluation.evaluate`: :func:`evaluate` and :func:`eval_sampling`, the one
+  evaluation path of ``collabzoo eval``, ``collabzoo benchmark`` and ``Trainer.evaluate``.
 
 - :mod:`collabzoo.evaluation.results`: ``summary.json`` + ``episodes.jsonl`` + ``table.md``
   of one ``collabzoo eval`` run, written and read back; markdown tables of one or many runs.
@@ -8,6 +11,7 @@
 
 from __future__ import annotations
 
+from collabzoo.evaluation.evaluate import Evaluation, eval_sampling, evaluate
 from collabzoo.evaluation.results import (
     EpisodeWriter,
     comparison_table,
@@ -16,4 +20,13 @@ from collabzoo.evaluation.results import (
     write_results,
 )
 
-__all__ = ["EpisodeWriter", "comparison_table", "load_results", "summary_table", "write_results"]
+__all__ = [
+    "EpisodeWriter",
+    "Evaluation",
+    "comparison_table",
+    "eval_sampling",
+    "evaluate",
+    "load_results",
+    "summary_table",
+    "write_results",
+]

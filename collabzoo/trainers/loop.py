@@ -64,7 +64,7 @@ import torch
 from collabzoo.agents.base import Policy, Samples, SamplingConfig
 from collabzoo.algorithms.base import StepContext
 from collabzoo.envs.answer_length import check_max_new_tokens, tokens_needed
-from collabzoo.envs.contract import EnvFeatures, TextParallelEnv, env_features
+from collabzoo.envs.contract import EnvFeatures, TextParallelEnv, check_copyable, env_features
 from collabzoo.trainers.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -242,6 +242,8 @@ class Trainer:
         self._make_env = lambda **extra: algorithm_class.wrap_env(make_env(**extra), self.config)
         self._env_target = env
         self.env = self._make_env()
+        check_copyable(self.env, "to branch a rollout (the G samples of a turn continue from "
+                                 "copies of one state) and to run tasks side by side")
         if self.config.max_new_tokens is None:  # the length the env declares its answers need
             self.config = dataclasses.replace(
                 self.config, max_new_tokens=tokens_needed(self.env) or DEFAULT_MAX_NEW_TOKENS)
@@ -321,6 +323,7 @@ class Trainer:
 
         # 2. credit: the algorithm's advantage of every agent's every sample (per turn)
         credit = self.algorithm.credit(tree, self._context())
+        credit.check(tree, self.agents, self.algorithm_name)
         batches = self._agent_batches(tree, credit.advantages)
 
         # 3. loss + update, num_iterations times on the same rollouts
@@ -545,12 +548,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, num_tasks: int | None = None) -> dict[str, float]:
-        """Roll out the first ``num_tasks`` (default ``config.eval_tasks``) tasks of the eval
-        split (envs without ``num_tasks``: seeds 0, 1, ...) once per agent, greedy or sampling
-        with the fixed seed ``config.seed``, through the same rollout as training (one sample
-        per agent and turn). Returns ``eval/...`` metrics: the episode's undiscounted team
-        return (``eval/reward/mean``), its final ``return_normalized`` and the final turn's
-        reward components. Does not touch the training RNG."""
+        """Run the first ``num_tasks`` (default ``config.eval_tasks``) tasks of the eval split
+        (envs without ``num_tasks``: seeds ``config.seed`` + 0, 1, ...) through
+        :func:`collabzoo.evaluation.evaluate` (the same path as ``collabzoo eval``: the
+        ``parallel`` protocol, each agent on its own observation), greedy or sampling with the
+        fixed seed ``config.seed``, at the training answer length. Returns ``eval/...``
+        metrics: the episode's undiscounted team return (``eval/reward/mean``), its final
+        ``return_normalized``, the final turn's reward components and the mean answer length
+        in tokens. Does not touch the training RNG."""
+        from collabzoo.evaluation.evaluate import eval_sampling
+        from collabzoo.evaluation.evaluate import evaluate as run_evaluation
+
         c = self.config
         if self._eval_env is None:
             extra = {}
@@ -561,29 +569,34 @@ class Trainer:
             self._eval_env = self._make_env(**extra)
         features = env_features(self._eval_env)
         count = min(num_tasks or c.eval_tasks, features.num_tasks or c.eval_tasks)
-        sampling = dataclasses.replace(
-            self.sampling, temperature=c.eval_temperature,
-            seed=None if c.eval_temperature == 0 else c.seed)
+        sampling = eval_sampling(self._eval_env, max_new_tokens=self.sampling.max_new_tokens,
+                                 temperature=c.eval_temperature, top_p=self.sampling.top_p,
+                                 top_k=self.sampling.top_k, seed=c.seed, warn=False)
         with torch.random.fork_rng(devices=[]):
-            tree = self._rollout(self._eval_env, [features.reset_kwargs(k) for k in range(count)],
-                                 1, sampling, "aligned", 1.0, None, {})
-        finals = []
-        for root in tree.levels[0]:
-            edge = root.edges[0]
-            while edge.child is not None:
-                edge = edge.child.edges[0]
-            finals.append((root.edges[0].value, edge))  # (undiscounted return, last turn)
-        lengths = [n for a in self.agents for s in tree.samples[a] if s is not None
-                   for n in s.completion_mask.sum(dim=1).tolist()]
-        m = {"eval/reward/mean": float(np.mean([r for r, _ in finals]))}
-        normalized = [e.return_normalized for _, e in finals if e.return_normalized is not None]
+            result = run_evaluation(self._eval_env, [self.policies[a] for a in self.agents],
+                                    protocol="parallel", episodes=count, seed=c.seed,
+                                    sampling=sampling, batch_size=count,
+                                    team_reward=c.team_reward, max_turns=c.max_turns)
+        records = result.records
+        m = {"eval/reward/mean": float(np.mean([r.return_ for r in records]))}
+        normalized = [r.return_normalized for r in records if r.return_normalized is not None]
         if normalized:
             m["eval/return_normalized"] = float(np.mean(normalized))
+        lengths = [self._answer_tokens(call.role, call.answer)
+                   for r in records for turn in r.turns for call in turn.calls]
         m["eval/completion/mean_length"] = float(np.mean(lengths)) if lengths else 0.0
-        for name in sorted({k for _, e in finals for k in e.components}):
-            m[f"eval/reward/{name}"] = float(np.mean([e.components[name] for _, e in finals
-                                                      if name in e.components]))
+        for name in sorted({k for r in records for k in r.reward_components}):
+            m[f"eval/reward/{name}"] = float(np.mean([r.reward_components[name] for r in records
+                                                      if name in r.reward_components]))
         return m
+
+    def _answer_tokens(self, agent: str, answer: str) -> float:
+        """An answer's length in its policy's tokens (characters for a policy without a
+        tokenizer)."""
+        tokenizer = getattr(self.policies.get(agent), "tokenizer", None)
+        if tokenizer is None:
+            return float(len(answer))
+        return float(len(tokenizer(answer, add_special_tokens=False)["input_ids"]))
 
     # ------------------------------------------------------------------ the loop
     def train(self, resume: bool | str | os.PathLike = False) -> list[dict[str, Any]]:
