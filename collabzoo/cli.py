@@ -294,92 +294,37 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import typing
-
-    import yaml
-
+    from collabzoo.agents.models import ModelUnavailableError
     from collabzoo.algorithms import UnknownAlgorithmError
-    from collabzoo.algorithms import load as load_algorithm
     from collabzoo.envs.data import DatasetUnavailableError
-    from collabzoo.envs.kwargs import EnvKwargsError, parse_env_kwargs
-    from collabzoo.envs.registration import UnknownEnvError, spec
-    from collabzoo.presets import load_preset, run_settings
-    from collabzoo.trainers.config import parse_overrides
+    from collabzoo.envs.kwargs import EnvKwargsError
+    from collabzoo.envs.registration import UnknownEnvError
+    from collabzoo.trainers.entry import prepare_trainer
 
     def fail(message: str) -> int:
         print(f"collabzoo train: {message}", file=sys.stderr)
         return 2
 
+    settings = {"env": args.env, "model": args.model, "algorithm": args.algo,
+                "preset": args.preset, "config": args.config, "env_kwargs": args.env_kwargs,
+                "output": args.output}
     try:
         if args.resume:
-            if (args.env or args.model or args.env_kwargs or args.config or args.preset
-                    or args.algo):
-                return fail("--resume continues a run as its config.yaml says: give only "
-                            "--steps and --set with it")
-            from pathlib import Path
-
-            saved = yaml.safe_load((Path(args.resume) / "config.yaml").read_text(encoding="utf-8"))
-            algorithm = load_algorithm((saved or {}).get("algorithm", "magrpo"))
-            overrides = parse_overrides(args.overrides,
-                                        typing.get_type_hints(algorithm.config_class),
-                                        "config field")
-            if args.steps is not None:
-                overrides["steps"] = args.steps
-            from collabzoo.trainers.loop import Trainer
-
-            trainer = Trainer.from_run(args.resume, **overrides)
-            trainer.train(resume=True)
-            print(f"resumed {args.resume} to step {trainer.step}")
-            return 0
-        run: dict = {}  # env, env_kwargs, model: the preset's, then the file's
-        values: dict = {}
-        if args.preset:
-            preset = load_preset(args.preset)
-            run = {"env": preset.env, "model": preset.model, "env_kwargs": preset.env_kwargs}
-            values = dict(preset.config)
-        algo_name = args.algo
-        if args.config:
-            with open(args.config, encoding="utf-8") as f:
-                loaded = yaml.safe_load(f) or {}
-            if not isinstance(loaded, dict):
-                return fail(f"{args.config} must hold a mapping of config fields")
-            file_run, file_values = run_settings(loaded)  # a run's config.yaml works too
-            run, values = {**run, **file_run}, {**values, **file_values}
-            algo_name = algo_name or loaded.get("algorithm")  # a run's config.yaml names it
-        env_id = args.env or run.get("env")
-        model = args.model or run.get("model")
-        file_env_kwargs = run.get("env_kwargs") or {}
-        values.pop("algorithm", None)  # a flat file may name it beside the fields
-        algorithm = load_algorithm(algo_name or "magrpo")
-        overrides = parse_overrides(args.overrides, typing.get_type_hints(algorithm.config_class),
-                                    "config field")
-        if args.steps is not None:
-            overrides["steps"] = args.steps
-        if not env_id or not model or not (args.output or values.get("output_dir")):
-            return fail("give --env, --model and --output (or --resume DIR)")
-        spec(env_id)
-        env_kwargs = {**file_env_kwargs, **parse_env_kwargs(env_id, args.env_kwargs)}
-        if args.output:
-            values["output_dir"] = args.output
-        config = algorithm.config_class.from_dict({**values, **overrides})
-    except (UnknownEnvError, UnknownAlgorithmError, EnvKwargsError, ValueError,
-            OSError) as error:  # PluginError is a ValueError
+            settings = {k: v for k, v in settings.items() if k != "output" or v is not None}
+        trainer = prepare_trainer(resume=args.resume, steps=args.steps,
+                                  overrides=args.overrides, **settings)
+    except (UnknownEnvError, UnknownAlgorithmError, EnvKwargsError, DatasetUnavailableError,
+            ModelUnavailableError, ValueError, TypeError, OSError) as error:
+        # PluginError and TrainSetupError are ValueErrors
         return fail(str(error))
-
-    from collabzoo.agents.models import ModelUnavailableError
-    from collabzoo.trainers.loop import Trainer
-
-    try:
-        trainer = Trainer(env_id, env_kwargs=env_kwargs,
-                          model=model[0] if isinstance(model, list) and len(model) == 1
-                          else model, config=config, algorithm=algorithm)
-    except (DatasetUnavailableError, ValueError, TypeError, ModelUnavailableError) as error:
-        return fail(f"cannot set up training: {error}")
-    trainer.train()
+    trainer.train(resume=bool(args.resume))
+    if args.resume:
+        print(f"resumed {args.resume} to step {trainer.step}")
+        return 0
     if trainer.dist.main:  # one line, not one per process of a data-parallel run
         from collabzoo.trainers.trend import reward_trend
 
-        out = config.output_dir
+        out = trainer.config.output_dir
         print(f"wrote {out}/: metrics.jsonl, config.yaml, tensorboard/, agents/; "
               f"reward curve: {out}/reward_curve.png")
         trend = reward_trend(f"{out}/metrics.jsonl")

@@ -18,7 +18,7 @@ pytest.importorskip("rliable")
 import collabzoo  # noqa: E402
 from collabzoo.benchmark import load_spec, run_benchmark  # noqa: E402
 from collabzoo.benchmark.spec import BenchmarkSpec, SpecError, apply_overrides  # noqa: E402
-from collabzoo.benchmark.train import algorithm_argv, threads_per_run  # noqa: E402
+from collabzoo.benchmark.train import check_algorithm, threads_per_run  # noqa: E402
 from collabzoo.cli import main  # noqa: E402
 from collabzoo.envs import registration  # noqa: E402
 
@@ -139,13 +139,12 @@ def test_spec_checks_and_overrides():
     assert threads_per_run(3, cores=2) == 1
 
 
-def test_algorithm_mapping():
-    if find_spec("collabzoo.algorithms") is None:
-        assert algorithm_argv("magrpo") == []
-        with pytest.raises(SpecError, match="--algo"):
-            algorithm_argv("maac")
-    else:
-        assert algorithm_argv("maac") == ["--algo", "maac"]
+def test_algorithm_check():
+    check_algorithm("maac")
+    with pytest.raises(SpecError, match="algorithm 'maacc'.*Did you mean 'maac'"):
+        check_algorithm("maacc")
+    with pytest.raises(SpecError, match="cannot import the module 'no_such_module'"):
+        check_algorithm("no_such_module:Algo")
 
 
 def test_local_workers_train_runs_in_parallel_subprocesses(tmp_path):
@@ -198,7 +197,7 @@ def test_shipped_specs_parse(path):
     for preset in spec.preset.values():
         load_preset(preset)
     for algo in spec.algorithms:
-        algorithm_argv(algo)
+        check_algorithm(algo)
     if find_spec("collabzoo.algorithms") is not None:  # every run's config is valid
         from collabzoo.algorithms import load
 

@@ -78,10 +78,10 @@ def run_benchmark(
 
     from collabzoo.benchmark.evaluate import run_eval_jobs
     from collabzoo.benchmark.report import write_report
-    from collabzoo.benchmark.train import algorithm_argv, train_runs
+    from collabzoo.benchmark.train import check_algorithm, train_runs
 
     for algo in spec.algorithms:  # fail before any work when an algorithm cannot run
-        algorithm_argv(algo)
+        check_algorithm(algo)
     root = Path(output or spec.output or f"runs/benchmark/{spec.name}")
     root.mkdir(parents=True, exist_ok=True)
     (root / SPEC_FILE).write_text(yaml.safe_dump(spec.raw, sort_keys=False), encoding="utf-8")

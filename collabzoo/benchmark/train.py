@@ -1,14 +1,17 @@
-"""Training runs of a benchmark: each one is ``collabzoo train`` writing an ordinary run folder.
+"""Training runs of a benchmark: each one an ordinary run folder, trained through the library's
+one training entry point (:func:`collabzoo.trainers.entry.train_from_settings`, as
+``collabzoo train`` is).
 
-A run's settings go to ``<run>/benchmark.yaml`` (env, env kwargs, model and config fields, in
-the format ``collabzoo train --config`` reads), then :func:`train_argv` builds the command:
-``collabzoo train [--preset P] --config <run>/benchmark.yaml --steps N --output <run>
-[--algo NAME]``. A run whose ``metrics.jsonl`` reaches the budget and whose agents are saved is
-finished and skipped; one with a checkpoint is resumed (``collabzoo train --resume``); any
-other starts over in its folder. Wall time per launch accumulates in ``<run>/benchmark.json``.
+A run's settings go to ``<run>/benchmark.yaml`` (env, env kwargs, model, algorithm and config
+fields, in the format ``collabzoo train --config`` reads; the spec's preset under
+``preset``), and :func:`train_folder` trains the folder from it. A run whose
+``metrics.jsonl`` reaches the budget and whose agents are saved is finished and skipped; one
+with a checkpoint is resumed; any other starts over in its folder. Wall time per launch
+accumulates in ``<run>/benchmark.json``.
 
-Launchers: ``local`` with one worker runs the command in this process; ``--workers N`` runs N
-subprocesses at once (``python -m collabzoo.cli``, output in ``<run>/train.log``), each with
+Launchers: ``local`` with one worker trains in this process; ``--workers N`` runs N
+subprocesses at once (``python -m collabzoo.benchmark.train <run>``, output in
+``<run>/train.log``), each with
 ``cores // N`` torch threads (``num_threads``, ``OMP_NUM_THREADS``), so that N x threads <= cores.
 ``ray`` (the ``ray`` extra) runs the same subprocess as one Ray task per run, each asking for
 that many CPUs: on the cluster of ``$RAY_ADDRESS`` (the run folders must then be on a file
@@ -24,30 +27,29 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from importlib.util import find_spec
 from typing import Any
 
 from collabzoo.benchmark.spec import SpecError, TrainRun
 
-__all__ = ["algorithm_argv", "run_finished", "run_stats", "threads_per_run", "train_argv",
-           "train_runs"]
+__all__ = ["check_algorithm", "run_finished", "run_stats", "threads_per_run", "train_folder",
+           "train_runs", "write_settings"]
 
 SETTINGS_FILE = "benchmark.yaml"
 TIMING_FILE = "benchmark.json"
 
 
-def algorithm_argv(name: str) -> list[str]:
-    """How a spec's algorithm reaches ``collabzoo train``: THE one place that maps it.
+def check_algorithm(name: str) -> None:
+    """Fail before any work when a spec's algorithm cannot be loaded.
 
-    With the algorithm registry (``collabzoo.algorithms``, ``collabzoo train --algo``):
-    ``--algo NAME``. Without it, the trainer is MAGRPO and only ``magrpo`` can run.
+    Raises:
+        SpecError: No algorithm ``name`` (registered, or ``module:Class`` on ``sys.path``).
     """
-    if find_spec("collabzoo.algorithms") is not None:
-        return ["--algo", name]
-    if name != "magrpo":
-        raise SpecError(f"algorithm {name!r} needs `collabzoo train --algo` (the algorithm "
-                        "registry); this collabzoo trains magrpo only")
-    return []
+    from collabzoo.algorithms import UnknownAlgorithmError, load
+
+    try:
+        load(name)
+    except (UnknownAlgorithmError, ValueError) as error:  # PluginError is a ValueError
+        raise SpecError(f"algorithm {name!r}: {error}") from None
 
 
 def threads_per_run(workers: int, cores: int | None = None) -> int:
@@ -58,26 +60,37 @@ def threads_per_run(workers: int, cores: int | None = None) -> int:
     return max(1, cores // workers)
 
 
-def _settings(run: TrainRun, threads: int) -> dict[str, Any]:
-    config = {"progress_bar": False, "report_to": [], **run.config,
-              "seed": run.seed, "num_threads": threads}
-    return {"env": run.env, "env_kwargs": run.env_kwargs, "model": run.model, **config}
-
-
-def train_argv(run: TrainRun, threads: int = 1) -> list[str]:
-    """The ``collabzoo train`` arguments of ``run`` (writes ``<run>/benchmark.yaml``)."""
+def write_settings(run: TrainRun, threads: int = 1) -> None:
+    """Write ``<run>/benchmark.yaml``: what :func:`train_folder` trains."""
     import yaml
 
+    config = {"progress_bar": False, "report_to": [], **run.config,
+              "seed": run.seed, "num_threads": threads, "steps": run.steps}
+    settings = {"env": run.env, "env_kwargs": run.env_kwargs, "model": run.model,
+                "algorithm": run.algorithm, "preset": run.preset, **config}
     run.folder.mkdir(parents=True, exist_ok=True)
-    checkpoints = run.folder / "checkpoints"
+    (run.folder / SETTINGS_FILE).write_text(yaml.safe_dump(settings, sort_keys=False),
+                                            encoding="utf-8")
+
+
+def train_folder(folder: str | os.PathLike[str]) -> None:
+    """Train the run folder from its ``benchmark.yaml`` (:func:`write_settings`): resume from
+    its newest checkpoint if it has one, else start in it."""
+    from pathlib import Path
+
+    import yaml
+
+    from collabzoo.trainers.entry import train_from_settings
+
+    folder = Path(folder)
+    settings = yaml.safe_load((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+    checkpoints = folder / "checkpoints"
     if checkpoints.is_dir() and any(checkpoints.glob("step-*")):
-        return ["train", "--resume", str(run.folder), "--steps", str(run.steps)]
-    path = run.folder / SETTINGS_FILE
-    path.write_text(yaml.safe_dump(_settings(run, threads), sort_keys=False), encoding="utf-8")
-    argv = ["train", "--config", str(path), "--steps", str(run.steps), "--output", str(run.folder)]
-    if run.preset:
-        argv[1:1] = ["--preset", run.preset]
-    return argv + algorithm_argv(run.algorithm)
+        trainer = train_from_settings(resume=folder, steps=settings["steps"])
+    else:
+        preset = settings.pop("preset", None)
+        trainer = train_from_settings(preset=preset, config=settings, output=folder)
+    print(f"wrote {folder}/: metrics.jsonl, config.yaml, agents/ (step {trainer.step})")
 
 
 def run_finished(run: TrainRun) -> bool:
@@ -115,21 +128,21 @@ def _record_wall(run: TrainRun, seconds: float) -> None:
 def _train_inline(run: TrainRun, threads: int) -> int:
     import traceback
 
-    from collabzoo.cli import main
-
     try:
-        return main(train_argv(run, threads))
+        write_settings(run, threads)
+        train_folder(run.folder)
+        return 0
     except Exception:  # a run that fails (diverges, runs out of memory) fails alone
         traceback.print_exc()
         return 1
 
 
 def _train_subprocess(run: TrainRun, threads: int) -> int:
-    argv = train_argv(run, threads)
+    write_settings(run, threads)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with (run.folder / "train.log").open("a", encoding="utf-8") as log:
-        return subprocess.call([sys.executable, "-m", "collabzoo.cli", *argv], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.call([sys.executable, "-m", "collabzoo.benchmark.train",
+                                str(run.folder)], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _timed_subprocess(run: TrainRun, threads: int) -> tuple[int, float]:
@@ -199,3 +212,7 @@ def train_runs(
         if not ok:
             log(f"FAILED {run.folder} (exit {code}; see its train.log or the output above)")
     return result
+
+
+if __name__ == "__main__":  # a --workers/ray subprocess: python -m collabzoo.benchmark.train DIR
+    train_folder(sys.argv[1])

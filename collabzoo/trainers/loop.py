@@ -727,11 +727,12 @@ class Trainer:
                              "the Trainer in Python and call train(resume=True)")
         from collabzoo import algorithms
 
-        algorithm = algorithms.load(saved.get("algorithm", "magrpo"))
+        name = saved.get("algorithm", "magrpo")
+        algorithm = algorithms.load(name)
         values = {**saved["config"], **overrides, "output_dir": str(output_dir)}
         return cls(env=saved["env"], env_kwargs=saved.get("env_kwargs") or {},
                    model=saved["model"], config=algorithm.config_class.from_dict(values),
-                   algorithm=algorithm)
+                   algorithm=name)
 
 
 # ---------------------------------------------------------------------- helpers
