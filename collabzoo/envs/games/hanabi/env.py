@@ -99,7 +99,7 @@ one life token, the first misplay or illegal action ends the game at score 0.
 >>> env.reset(seed=0)
 >>> agent = env.agent_selection
 >>> agent, env.infos[agent]["legal_actions"][:3]
-('player_0', ['play 0', 'play 1', 'play 2'])
+('player_0', ['play 0', 'play 1', 'hint player 1 red'])
 >>> env.step("I will play card 0.")
 >>> env.agent_selection, env.infos["player_1"]["score"] == env.rewards["player_0"]
 ('player_1', True)
