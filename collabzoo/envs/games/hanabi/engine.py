@@ -155,6 +155,7 @@ class HanabiGame:
         information_tokens, life_tokens: Tokens left.
         current_player: Who moves next.
         turns_after_deck: Moves left once the deck is empty (``players`` when it empties).
+        game_over: The last life is lost, every firework is complete, or no move is left.
         history: Every move made, oldest first.
     """
 
@@ -180,6 +181,8 @@ class HanabiGame:
         self.current_player = 0
         self.turns_after_deck = n
         self.history: list[MoveRecord] = []
+        self.game_over = False
+        self._max_score = rules.max_score
         self._all_colors = (1 << rules.colors) - 1
         self._all_ranks = (1 << rules.ranks) - 1
         for p in range(n):
@@ -213,10 +216,6 @@ class HanabiGame:
             return 0
         return sum(self.fireworks)
 
-    @property
-    def game_over(self) -> bool:
-        return (self.life_tokens <= 0 or sum(self.fireworks) >= self.rules.max_score
-                or self.turns_after_deck <= 0)
 
     def playable(self, card: int) -> bool:
         return self.fireworks[card // self.rules.ranks] == card % self.rules.ranks
@@ -289,6 +288,8 @@ class HanabiGame:
                 record = self._hint(player, kind, a, b)
         self.history.append(record)
         self.current_player = (player + 1) % self.rules.players
+        self.game_over = (self.life_tokens <= 0 or self.turns_after_deck <= 0
+                          or sum(self.fireworks) >= self._max_score)
         return record
 
     def _play_or_discard(self, player: int, kind: int, index: int) -> MoveRecord:
