@@ -15,6 +15,7 @@ from envtools import AEC_ENV_IDS, PLAIN_AEC_ID, make_offline
 from plain_aec_env import CountTogether
 from plain_env import BrevityEnv
 
+import collabzoo
 from collabzoo.envs.aec import aec_features, env_api, legal_actions, play_episode
 from collabzoo.envs.registration import spec
 
@@ -166,3 +167,11 @@ def test_plain_aec_env_uses_every_fallback():
     assert episode.score == episode.team_return == 4.0 and not episode.truncated
     short = play_episode(CountTogether(moves=10), lambda *_: "no", max_turns=3)
     assert len(short.moves) == 3 and short.truncated and short.score == 0.0
+
+
+def test_register_takes_only_the_two_apis():
+    with pytest.raises(ValueError, match="api must be 'parallel' or 'aec'"):
+        collabzoo.register("tests/Turns-v0", "plain_aec_env:CountTogether", api="turns")
+    env = collabzoo.make(PLAIN_AEC_ID)
+    assert isinstance(env, CountTogether)
+    assert type(pettingzoo.make("aec", PLAIN_AEC_ID)) is CountTogether
