@@ -1,16 +1,18 @@
-"""# Hanabi
+"""collabzoo/Hanabi-v1: the cooperative card game of hidden hands and hints, turn by turn.
 
 | | |
 |---|---|
 | Ids | `collabzoo/Hanabi-v1`, `collabzoo/Hanabi-Small-v1`, `collabzoo/Hanabi-Very-Small-v1` |
-| API | PettingZoo `AECEnv` (turn-based) |
+| Import | `from collabzoo.envs.games.hanabi.env import HanabiEnv` |
+| API | PettingZoo `AECEnv` (turn-based: only `env.agent_selection` acts) |
 | Agents | `player_0` ... `player_{players-1}` (2 by default) |
-| Observation space | `gymnasium.spaces.Text` |
-| Action space | `gymnasium.spaces.Text` |
-| Import | `collabzoo.make("collabzoo/Hanabi-v1")` |
+| Observation space | `gymnasium.spaces.Text` (the seat's view: own hand only as hinted) |
+| Action space | `gymnasium.spaces.Text` (any `str` is accepted by `step`) |
+| Joint reward | the change in score per move, `[-colors * ranks, 1]`; return = final score, `[0, colors * ranks]` |
+| Reference | Bard et al. 2020, "The Hanabi Challenge"; rules as DeepMind's hanabi-learning-environment |
 
-The cooperative card game (Bard et al. 2020, "The Hanabi Challenge") on collabzoo's own rules
-engine (:mod:`collabzoo.envs.games.hanabi.engine`, checked move by move against DeepMind's
+The cooperative card game on collabzoo's own rules engine
+(:mod:`collabzoo.envs.games.hanabi.engine`, checked move by move against DeepMind's
 hanabi-learning-environment). Each player sees every hand but their own, and learns about their
 own cards only from the other players' hints. Players move in turn, ``player_0`` first; only
 ``env.agent_selection`` acts.
