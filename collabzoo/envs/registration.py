@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pettingzoo
-from pettingzoo import ParallelEnv
+from pettingzoo import AECEnv, ParallelEnv
 
 from collabzoo.plugins import run_plugin_hooks
 
@@ -139,8 +139,9 @@ def spec(id: str) -> EnvInfo:
     )
 
 
-def make(id: str, **kwargs: Any) -> ParallelEnv:
-    """Create the env registered as ``id`` with keyword arguments ``kwargs``."""
+def make(id: str, **kwargs: Any) -> ParallelEnv | AECEnv:
+    """Create the env registered as ``id`` with keyword arguments ``kwargs`` (an ``AECEnv``
+    when it was registered with ``api="aec"``)."""
     info = spec(id)
     if info.deprecated:
         warnings.warn(f"{id}: {info.description}", DeprecationWarning, stacklevel=2)
