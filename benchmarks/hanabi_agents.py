@@ -4,7 +4,8 @@ Each player of a game is the same agent: ``random`` draws every move uniformly f
 ``infos[agent]["legal_actions"]`` (seeded), ``rule`` is
 :class:`collabzoo.envs.games.hanabi.rule_agent.RuleAgent`, which reads only the observation
 text. Game ``g`` of every agent and variant is dealt with ``reset(seed=seed + g)``, so both
-agents play the same decks.
+agents play the same decks. ``mean_fireworks`` is the fireworks' sum at the end, before the
+rule that a game lost on its last life scores 0.
 
 Usage::
 
@@ -56,13 +57,15 @@ def evaluate(env_id: str, kwargs: dict[str, Any], agent: str, games: int, seed: 
              ) -> dict[str, Any]:
     env = collabzoo.make(env_id, **kwargs)
     act = AGENTS[agent](seed)
-    scores, moves = [], 0
+    scores, fireworks, moves = [], [], 0
     for game in range(games):
         episode = play_episode(env, act, seed=seed + game)
         scores.append(episode.score)
+        fireworks.append(env.game.fireworks_score)
         moves += len(episode.moves)
     return {"agent": agent, "games": games, "mean_score": round(statistics.fmean(scores), 3),
             "sem": round(statistics.stdev(scores) / games ** 0.5, 3),
+            "mean_fireworks": round(statistics.fmean(fireworks), 3),
             "max_score": max(scores), "reward_max": env.reward_max,
             "mean_moves": round(moves / games, 1)}
 
@@ -76,14 +79,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     rows = []
-    print(f"{'variant':<24} {'agent':<7} {'mean score':>10} {'+-sem':>6} {'best':>5} {'moves':>6}")
+    print(f"{'variant':<24} {'agent':<7} {'mean score':>10} {'+-sem':>6} {'best':>5} "
+          f"{'fireworks':>9} {'moves':>6}")
     for name, (env_id, kwargs) in VARIANTS.items():
         for agent in AGENTS:
             row = {"variant": name, "env": env_id, "env_kwargs": kwargs,
                    **evaluate(env_id, kwargs, agent, args.games, args.seed)}
             rows.append(row)
             print(f"{name:<24} {agent:<7} {row['mean_score']:>10.2f} {row['sem']:>6.2f} "
-                  f"{row['max_score']:>5.0f} {row['mean_moves']:>6.1f}")
+                  f"{row['max_score']:>5.0f} {row['mean_fireworks']:>9.2f} {row['mean_moves']:>6.1f}")
     print(f"({time.perf_counter() - start:.0f} s)")
     report = {"benchmark": "hanabi_agents", "games": args.games, "seed": args.seed,
               "python": sys.version.split()[0], "results": rows}
