@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # -qq: pip's own per-location warnings about this machine's index configuration are noise
 PIPQ   := $(PIP) install -qq
 
-.PHONY: install install-server demo demo-smollm2 test test-slow test-latest lock bench lint clean
+.PHONY: install install-server install-hanabi-reference demo demo-smollm2 test test-slow test-latest lock bench lint clean
 
 $(STAMP): setup.cfg pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ $(SERVER_STAMP): $(STAMP)
 	touch $(SERVER_STAMP)
 
 install-server: $(SERVER_STAMP)
+
+# The slow suite's reference for the Hanabi engine: DeepMind's hanabi-learning-environment
+# (C++ built from source: needs cmake and a C++ compiler; its CMakeLists predates CMake 4,
+# hence the policy minimum).
+HANABI_STAMP := $(VENV)/.hanabi-installed
+$(HANABI_STAMP): $(STAMP)
+	CMAKE_POLICY_VERSION_MINIMUM=3.5 $(PIPQ) -c $(LOCK) "hanabi-learning-environment==0.0.4"
+	touch $(HANABI_STAMP)
+
+install-hanabi-reference: $(HANABI_STAMP)
 
 # The main job: MAGRPO on TLDR-v1's bundled posts with two `tiny` agents (random-initialised
 # 0.6M-parameter Llamas, full fine-tuning): in ~2 minutes on 2 CPU cores the team learns the
@@ -60,7 +70,7 @@ demo-smollm2: install
 test: install
 	$(PY) -m pytest -q
 
-test-slow: install install-server
+test-slow: install install-server install-hanabi-reference
 	$(PY) -m pytest -q -m slow
 
 # Refresh the lock from today's releases (then run `make clean test test-slow` before

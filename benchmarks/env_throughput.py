@@ -1,4 +1,5 @@
-"""Joint actions scored per second by the writing envs, on 256-word texts, on one core.
+"""Joint actions scored per second by the writing envs, on 256-word texts, on one core;
+and env steps per second of the turn-based Hanabi envs under random legal play.
 
 Measures, for collabzoo/TLDR-v1 and collabzoo/ArxivExpansion-v1:
 
@@ -16,9 +17,14 @@ one CPU where the OS allows it. Each figure is the best of ``--rounds`` passes o
 the figure that stays meaningful on a machine shared with other jobs) and in wall-clock time
 (equal to it on an idle machine). Target: >= 5,000 joint actions per CPU-second.
 
+Hanabi (collabzoo/Hanabi-v1, -Small-v1): seeded games of random legal play (each move drawn
+from ``infos[agent]["legal_actions"]``), ``--games`` games per pass; ``env.step`` counts the
+steps of live agents timed around the call alone, ``reset+step`` the whole loop (resets and
+the random choices included). Target: >= 20,000 env steps per CPU-second.
+
 Usage::
 
-    python benchmarks/env_throughput.py [--pairs 512] [--rounds 5] [--seed 0]
+    python benchmarks/env_throughput.py [--pairs 512] [--games 300] [--rounds 5] [--seed 0]
 
 Prints a table and writes ``benchmarks/results/env_throughput.json``.
 """
@@ -43,6 +49,8 @@ ENVS = {
 }
 WORDS_PER_TEXT = 256
 TARGET_PER_S = 5_000
+AEC_ENVS = ("collabzoo/Hanabi-v1", "collabzoo/Hanabi-Small-v1")
+AEC_TARGET_PER_S = 20_000
 
 
 def word_pool() -> list[str]:
@@ -120,6 +128,41 @@ def measure(
     }
 
 
+def measure_aec(env_id: str, games: int, seed: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """(CPU, wall) env steps per second of random legal play, ``games`` games per round."""
+    env = collabzoo.make(env_id)
+
+    def play(clock: Clock, step_only: bool) -> int:
+        rng, steps = random.Random(seed), 0
+        for game in range(games):
+            env.reset(seed=seed + game)
+            while not env.terminations[env.agent_selection]:
+                action = rng.choice(env.infos[env.agent_selection]["legal_actions"])
+                if step_only:
+                    with clock:
+                        env.step(action)
+                else:
+                    env.step(action)
+                steps += 1
+        return steps
+
+    def step_only() -> Clock:
+        clock = Clock()
+        play(clock, step_only=True)
+        return clock
+
+    def reset_and_step() -> Clock:
+        with Clock() as clock:
+            play(clock, step_only=False)
+        return clock
+
+    n = play(Clock(), step_only=False)  # the same games every pass: count their steps once
+    return {
+        "env.step": best_rates(step_only, n, rounds),
+        "reset+step": best_rates(reset_and_step, n, rounds),
+    }
+
+
 def pin_to_one_cpu() -> str:
     if hasattr(os, "sched_setaffinity"):
         cpu = min(os.sched_getaffinity(0))
@@ -131,6 +174,7 @@ def pin_to_one_cpu() -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=512, help="joint actions per pass")
+    parser.add_argument("--games", type=int, default=300, help="Hanabi games per pass")
     parser.add_argument("--rounds", type=int, default=5, help="passes; the fastest counts")
     parser.add_argument("--seed", type=int, default=0, help="seed of the text sampler")
     parser.add_argument(
@@ -163,6 +207,19 @@ def main(argv: list[str] | None = None) -> dict:
     slowest = min(r["joint_actions_per_cpu_s"] for r in results)
     verdict = "meets" if slowest >= TARGET_PER_S else "MISSES"
     print(f"slowest: {slowest:,.0f} per CPU-second, {verdict} the target of {TARGET_PER_S:,}")
+    aec_results = []
+    print(f"random legal play, {args.games} games x {args.rounds} rounds: env steps per second")
+    for env_id in AEC_ENVS:
+        for mode, (cpu_rate, wall_rate) in measure_aec(env_id, args.games, args.seed,
+                                                        args.rounds).items():
+            aec_results.append({"env": env_id, "mode": mode,
+                                "steps_per_cpu_s": round(cpu_rate, 1),
+                                "steps_per_wall_s": round(wall_rate, 1)})
+            print(f"{env_id:<30} {mode:<11} {cpu_rate:>15,.0f} {wall_rate:>16,.0f}")
+    slowest_aec = min(r["steps_per_cpu_s"] for r in aec_results)
+    verdict = "meets" if slowest_aec >= AEC_TARGET_PER_S else "MISSES"
+    print(f"slowest: {slowest_aec:,.0f} steps per CPU-second, {verdict} the target of "
+          f"{AEC_TARGET_PER_S:,}")
     if load is not None and load > (os.cpu_count() or 1) * 0.5:
         print(f"note: load average {load:.1f}: other jobs share this machine; wall times are noisy")
 
@@ -182,6 +239,9 @@ def main(argv: list[str] | None = None) -> dict:
             "cpu_count": os.cpu_count(),
         },
         "results": results,
+        "aec_games": args.games,
+        "aec_target_per_s": AEC_TARGET_PER_S,
+        "aec_results": aec_results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

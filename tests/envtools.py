@@ -20,6 +20,15 @@ collabzoo.register(
     agents=("alpha", "beta"),
     description="test-only toy env",
 )
+#: A turn-based env written without collabzoo (tests/plain_aec_env.py).
+PLAIN_AEC_ID = "tests/CountTogether-v0"
+collabzoo.register(
+    PLAIN_AEC_ID,
+    "plain_aec_env:CountTogether",
+    agents=("first", "second"),
+    description="test-only AEC env: two players count up in turn",
+    api="aec",
+)
 
 
 def offline_kwargs(env_id: str) -> dict:
@@ -38,8 +47,10 @@ def make_offline(env_id: str, **kwargs):
     return collabzoo.make(env_id, **{**offline_kwargs(env_id), **kwargs})
 
 
-#: Every registered id but the deprecated ones (tests/test_registry.py covers those).
-ALL_ENV_IDS = [info.id for info in list_envs() if not info.deprecated]
+#: Every registered parallel id but the deprecated ones (tests/test_registry.py covers those).
+ALL_ENV_IDS = [info.id for info in list_envs() if not info.deprecated and info.api == "parallel"]
+#: Every registered turn-based (AEC) id.
+AEC_ENV_IDS = [info.id for info in list_envs() if not info.deprecated and info.api == "aec"]
 
 
 def install_fake_plugin(tmp_path, monkeypatch, name: str, hook: str, source: str | None = None):

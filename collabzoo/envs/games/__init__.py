@@ -1,0 +1,1 @@
+"""Turn-based games: PettingZoo AEC envs on pure-rules engines."""

@@ -1,0 +1,1 @@
+"""Hanabi: ``engine.py`` (the rules), ``env.py`` (the text AEC env), ``rule_agent.py``."""
