@@ -60,7 +60,12 @@ PLUGIN_GROUP = "collabzoo.agents"
 """Entry-point group of agent plugins: each entry point names a callable that calls
 :func:`register_agent` (the same convention as ``collabzoo.envs`` and ``collabzoo.algorithms``)."""
 
-_AGENTS: dict[str, tuple[str | Callable[..., Any], str]] = {}
+_AGENTS: dict[str, tuple[str | Callable[..., Any], str]] = {
+    # scripted partners shipped with collabzoo's games (lazy: nothing of the env is imported
+    # until the spec is built)
+    "hanabi-rule": ("collabzoo.envs.games.hanabi.rule_agent:RuleAgent",
+                    "Hanabi rule agent: play a known-playable card, else hint one, else discard"),
+}
 _plugins_loaded = False
 
 
