@@ -264,7 +264,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
             "them) on a registered env and write the run folder: "
             "metrics.jsonl, config.yaml, tensorboard/, reward_curve.png, checkpoints/step-N/ "
             "and the final agents under agents/<role>/. Resume a run with --resume. The "
-            "fields below are MAGRPO's; `collabzoo algos NAME` prints another algorithm's."
+            "fields below are the training loop's, which every algorithm has; `collabzoo "
+            "algos NAME` prints an algorithm's own fields too (e.g. magrpo: advantage, scale)."
         ),
         epilog=config_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -16,9 +16,9 @@ from trainer_fakes import CountingPolicy, DigitSumEnv
 
 from collabzoo.agents import ScriptedAgent
 from collabzoo.algorithms.base import Credit
+from collabzoo.algorithms.magrpo import MAGRPOConfig
 from collabzoo.protocols import run_episodes
 from collabzoo.trainers import Trainer
-from collabzoo.trainers.config import MAGRPOConfig
 
 
 class LockedEnv(DigitSumEnv):

@@ -8,6 +8,7 @@ import inspect
 import pytest
 import yaml
 
+from collabzoo.algorithms.magrpo import MAGRPOConfig
 from collabzoo.cli import main
 from collabzoo.envs.answer_length import check_max_new_tokens
 from collabzoo.envs.kwargs import entry_point_callable
@@ -18,7 +19,6 @@ from collabzoo.presets import (
     load_preset,
     run_settings,
 )
-from collabzoo.trainers.config import MAGRPOConfig
 
 PAPER = ["paper-arxiv", "paper-coophumaneval", "paper-humaneval", "paper-tldr"]
 CPU = ["cpu-arxiv", "cpu-coophumaneval", "cpu-humaneval", "cpu-tldr"]

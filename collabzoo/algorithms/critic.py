@@ -40,7 +40,7 @@ import math
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -53,8 +53,9 @@ from collabzoo.algorithms.base import (
     advantage_metrics,
     per_turn_credit,
 )
+from collabzoo.algorithms.scaling import ScaledAdvantagesConfig, ScaleName
 from collabzoo.trainers.advantages import marginal_advantages, tree_gae
-from collabzoo.trainers.config import ScaleName, TrainerConfig
+from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.rollout import Node, Rollout
 
 __all__ = ["ActorCritic", "ActorCriticConfig", "HiddenStateCritic", "TextCritic",
@@ -127,29 +128,52 @@ class HiddenStateCritic(torch.nn.Module):
 
 
 @dataclass
-class ActorCriticConfig(TrainerConfig):
+class ActorCriticConfig(ScaledAdvantagesConfig):
     """Hyper-parameters of the actor-critics: the loop's, plus the critic's."""
 
     min_generations: ClassVar[int] = 1
 
     # --- advantages ---
-    scale: ScaleName = "batch"
-    """Divide the GAE advantages by the std (+ ``scale_eps``) of the whole ``batch``'s, of each
-    node's (``group``, needs G >= 2), or ``none``."""
+    scale: ScaleName = field(
+        default="batch",
+        metadata={"help": (
+            "Divide the GAE advantages by the std (+ ``scale_eps``) of the whole "
+            "``batch``'s, of each node's (``group``, needs G >= 2), or ``none``."
+        )},
+    )
 
     # --- critic ---
-    critic_input: CriticInput = "text"
-    """What the critic reads: ``text`` (a separate hashed word/word-pair model) or ``hidden``
-    (a head on the policy's last hidden state; ``1 + num_iterations`` prompt-only LLM forwards
-    of every node's text per step)."""
-    gae_lambda: float = 0.95
-    """GAE's lambda: 1 = Monte-Carlo returns minus the value, 0 = one-step TD errors."""
-    critic_learning_rate: float = 1e-3
-    """AdamW learning rate of the critic(s) (the policies use ``learning_rate``)."""
-    critic_buckets: int = 4096
-    """Hash buckets of the critic's word and word-pair embeddings."""
-    critic_dim: int = 32
-    """Width of the critic's embeddings and hidden layer."""
+    critic_input: CriticInput = field(
+        default="text",
+        metadata={"help": (
+            "What the critic reads: ``text`` (a separate hashed word/word-pair model) "
+            "or ``hidden`` (a head on the policy's last hidden state; ``1 + "
+            "num_iterations`` prompt-only LLM forwards of every node's text per "
+            "step)."
+        )},
+    )
+    gae_lambda: float = field(
+        default=0.95,
+        metadata={"help": (
+            "GAE's lambda: 1 = Monte-Carlo returns minus the value, 0 = one-step TD "
+            "errors."
+        )},
+    )
+    critic_learning_rate: float = field(
+        default=1e-3,
+        metadata={"help": (
+            "AdamW learning rate of the critic(s) (the policies use "
+            "``learning_rate``)."
+        )},
+    )
+    critic_buckets: int = field(
+        default=4096,
+        metadata={"help": "Hash buckets of the critic's word and word-pair embeddings."},
+    )
+    critic_dim: int = field(
+        default=32,
+        metadata={"help": "Width of the critic's embeddings and hidden layer."},
+    )
 
     def _problems(self):
         yield from super()._problems()

@@ -17,7 +17,7 @@ baseline).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from collabzoo.algorithms.critic import ActorCritic, ActorCriticConfig
@@ -32,8 +32,13 @@ class IACConfig(ActorCriticConfig):
     """Hyper-parameters of IAC: the actor-critics', plus which reward each agent learns from."""
 
     # --- critic ---
-    reward: Literal["own", "team"] = "own"
-    """Each agent's reward: its ``own`` (``edge.rewards[agent]``) or the ``team`` reward."""
+    reward: Literal["own", "team"] = field(
+        default="own",
+        metadata={"help": (
+            "Each agent's reward: its ``own`` (``edge.rewards[agent]``) or the "
+            "``team`` reward."
+        )},
+    )
 
 
 class IAC(ActorCritic):

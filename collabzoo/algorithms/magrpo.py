@@ -19,7 +19,8 @@ and override only :meth:`MAGRPO.baseline`.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
 
 import torch
 
@@ -30,11 +31,29 @@ from collabzoo.algorithms.base import (
     advantage_metrics,
     joint_to_sample_credit,
 )
+from collabzoo.algorithms.scaling import ScaledAdvantagesConfig
 from collabzoo.trainers.advantages import BASELINES, scale_advantages
-from collabzoo.trainers.config import MAGRPOConfig, TrainerConfig
+from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.rollout import Rollout
 
 __all__ = ["MAGRPO", "MAGRPOConfig"]
+
+AdvantageName = Literal["mean", "rloo", "max", "none"]
+
+
+@dataclass
+class MAGRPOConfig(ScaledAdvantagesConfig):
+    """Hyper-parameters of MAGRPO (arXiv 2508.04652): the loop's, plus its baseline and the
+    advantage scaling."""
+
+    # --- advantages ---
+    advantage: AdvantageName = field(
+        default="mean",
+        metadata={"help": (
+            "Baseline over siblings: ``mean`` (MAGRPO), ``rloo`` (leave-one-out), "
+            "``max``, ``none`` (plain REINFORCE)."
+        )},
+    )
 
 
 class MAGRPO(Algorithm):

@@ -15,33 +15,42 @@ mean advantage of the joint actions it took part in, as in :mod:`~collabzoo.algo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 
 from collabzoo.algorithms.magrpo import MAGRPO
-from collabzoo.trainers.config import LossAggregation, ScaleName, TrainerConfig
+from collabzoo.algorithms.scaling import ScaledAdvantagesConfig, ScaleName
+from collabzoo.trainers.config import LossAggregation, TrainerConfig
 from collabzoo.trainers.rollout import Rollout
 
 __all__ = ["MAREINFORCE", "MAREINFORCEConfig"]
 
 
 @dataclass
-class MAREINFORCEConfig(TrainerConfig):
+class MAREINFORCEConfig(ScaledAdvantagesConfig):
     """Hyper-parameters of MAREINFORCE: the loop's, with G = 1 allowed and no scaling."""
 
     min_generations: ClassVar[int] = 1
 
     # --- advantages ---
-    scale: ScaleName = "none"
-    """Divide the returns by the std (+ ``scale_eps``) of the ``group`` (needs G >= 2), of the
-    whole ``batch``, or ``none`` (plain REINFORCE)."""
+    scale: ScaleName = field(
+        default="none",
+        metadata={"help": (
+            "Divide the returns by the std (+ ``scale_eps``) of the ``group`` (needs "
+            "G >= 2), of the whole ``batch``, or ``none`` (plain REINFORCE)."
+        )},
+    )
 
     # --- loss ---
-    loss_aggregation: LossAggregation = "seq-sum"
-    """``seq-sum``: mean over sequences of each one's token sum (REINFORCE's estimator);
-    ``token-mean``, ``seq-mean-token-mean`` as for MAGRPO."""
+    loss_aggregation: LossAggregation = field(
+        default="seq-sum",
+        metadata={"help": (
+            "``seq-sum``: mean over sequences of each one's token sum (REINFORCE's "
+            "estimator); ``token-mean``, ``seq-mean-token-mean`` as for MAGRPO."
+        )},
+    )
 
 
 class MAREINFORCE(MAGRPO):

@@ -18,29 +18,34 @@ turns), generated in one batched call per agent and turn; it is not trained on. 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 
 from collabzoo.algorithms.base import Credit, StepContext
 from collabzoo.algorithms.magrpo import MAGRPO
-from collabzoo.trainers.config import ScaleName, TrainerConfig
+from collabzoo.algorithms.scaling import ScaledAdvantagesConfig, ScaleName
+from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.rollout import Rollout
 
 __all__ = ["MAReMax", "MAReMaxConfig"]
 
 
 @dataclass
-class MAReMaxConfig(TrainerConfig):
+class MAReMaxConfig(ScaledAdvantagesConfig):
     """Hyper-parameters of MAReMax: the loop's, with G = 1 allowed and no scaling."""
 
     min_generations: ClassVar[int] = 1
 
     # --- advantages ---
-    scale: ScaleName = "none"
-    """Divide advantages by the std (+ ``scale_eps``) of the ``group`` (needs G >= 2), of the
-    whole ``batch``, or ``none`` (ReMax's plain difference)."""
+    scale: ScaleName = field(
+        default="none",
+        metadata={"help": (
+            "Divide advantages by the std (+ ``scale_eps``) of the ``group`` (needs G "
+            ">= 2), of the whole ``batch``, or ``none`` (ReMax's plain difference)."
+        )},
+    )
 
 
 class MAReMax(MAGRPO):

@@ -12,27 +12,32 @@ mean advantage of the joint actions it took part in, as in :mod:`~collabzoo.algo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 
 from collabzoo.algorithms.magrpo import MAGRPO
+from collabzoo.algorithms.scaling import ScaledAdvantagesConfig, ScaleName
 from collabzoo.trainers.advantages import leave_one_out_baseline
-from collabzoo.trainers.config import ScaleName, TrainerConfig
+from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.rollout import Rollout
 
 __all__ = ["MARLOO", "MARLOOConfig"]
 
 
 @dataclass
-class MARLOOConfig(TrainerConfig):
+class MARLOOConfig(ScaledAdvantagesConfig):
     """Hyper-parameters of MARLOO: the loop's, unscaled by default."""
 
     # --- advantages ---
-    scale: ScaleName = "none"
-    """Divide advantages by the std (+ ``scale_eps``) of the ``group``, of the whole ``batch``,
-    or ``none`` (RLOO's plain leave-one-out advantage)."""
+    scale: ScaleName = field(
+        default="none",
+        metadata={"help": (
+            "Divide advantages by the std (+ ``scale_eps``) of the ``group``, of the "
+            "whole ``batch``, or ``none`` (RLOO's plain leave-one-out advantage)."
+        )},
+    )
 
 
 class MARLOO(MAGRPO):

@@ -1,11 +1,17 @@
 """The configuration dataclasses of the training loop.
 
-:class:`TrainerConfig` holds the fields of the shared loop (run, data, generation, rollout,
-loss, optimizer, agents, evaluation, logging); every algorithm's config is a subclass that
-adds its own fields (and may change defaults): :class:`MAGRPOConfig` adds ``advantage``, the
-actor-critics add the critic's. Every field carries its help text as an attribute docstring
-(read by :func:`field_docs` for the CLI's ``--set`` help and for error messages), grouped
-under comments. Importing this module does not import torch.
+:class:`TrainerConfig` holds the fields of the shared loop only (run, data, generation,
+rollout, loss, optimizer, agents, evaluation, logging); every algorithm's config is a subclass
+in the algorithm's own file that adds its own fields (and may change defaults):
+``MAGRPOConfig`` (:mod:`collabzoo.algorithms.magrpo`) adds ``advantage`` and the advantage
+scaling, the actor-critics add the critic's. So ``--set scale=batch`` is an error for an
+algorithm that does not scale advantages, not a silently ignored field.
+
+Every field carries its help text in ``field(metadata={"help": ...})`` (as TRL's configs
+do), read by :func:`field_docs`/:func:`config_help` for ``collabzoo train --help``,
+``collabzoo algos NAME`` and the docs, for a config class defined anywhere; fields are
+grouped under ``# --- group ---`` comments where the source is readable. Importing this
+module does not import torch.
 """
 
 from __future__ import annotations
@@ -15,16 +21,25 @@ import dataclasses
 import inspect
 import textwrap
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from collabzoo.envs.contract import MAX_TURNS
 from collabzoo.envs.kwargs import convert_value
 
-__all__ = ["MAGRPOConfig", "TrainerConfig", "config_help", "field_docs", "parse_overrides"]
+__all__ = ["TrainerConfig", "config_help", "field_docs", "parse_overrides"]
+
+
+def __getattr__(name: str) -> Any:
+    # MAGRPOConfig lives beside its algorithm (collabzoo.algorithms.magrpo, which imports
+    # torch); this name stays importable from here for users of earlier releases.
+    if name == "MAGRPOConfig":
+        from collabzoo.algorithms.magrpo import MAGRPOConfig
+
+        return MAGRPOConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 JointMode = Literal["aligned", "cross"]
-AdvantageName = Literal["mean", "rloo", "max", "none"]
 ScaleName = Literal["group", "batch", "none"]
 LossAggregation = Literal["token-mean", "seq-mean-token-mean", "seq-sum"]
 SchedulerName = Literal["constant", "linear", "cosine"]
@@ -42,137 +57,291 @@ class TrainerConfig:
     min_generations: ClassVar[int] = 2
 
     # --- run ---
-    steps: int = 100
-    """Optimizer steps to train for (one step = ``batch_size`` tasks on every process)."""
-    seed: int = 0
-    """Seeds the task order, sampling and initialisation; a CPU run is bit-for-bit repeatable."""
-    output_dir: str | None = None
-    """Run folder (metrics.jsonl, config.yaml, tensorboard/, checkpoints/, agents/); None: none."""
-    num_threads: int | None = None
-    """CPU threads of torch (None: torch's default, one per core). On a CPU shared with other
-    busy processes, 1 is often several times faster than the default."""
+    steps: int = field(
+        default=100,
+        metadata={"help": (
+            "Optimizer steps to train for (one step = ``batch_size`` tasks on every "
+            "process)."
+        )},
+    )
+    seed: int = field(
+        default=0,
+        metadata={"help": (
+            "Seeds the task order, sampling and initialisation; a CPU run is "
+            "bit-for-bit repeatable."
+        )},
+    )
+    output_dir: str | None = field(
+        default=None,
+        metadata={"help": (
+            "Run folder (metrics.jsonl, config.yaml, tensorboard/, checkpoints/, "
+            "agents/); None: none."
+        )},
+    )
+    num_threads: int | None = field(
+        default=None,
+        metadata={"help": (
+            "CPU threads of torch (None: torch's default, one per core). On a CPU "
+            "shared with other busy processes, 1 is often several times faster than "
+            "the default."
+        )},
+    )
 
     # --- data ---
-    batch_size: int = 4
-    """B: tasks per step on each process, taken from a seeded shuffled order over the split."""
+    batch_size: int = field(
+        default=4,
+        metadata={"help": (
+            "B: tasks per step on each process, taken from a seeded shuffled order "
+            "over the split."
+        )},
+    )
 
     # --- generation ---
-    num_generations: int = 4
-    """G: completions each agent samples for each observation (the group of a baseline)."""
-    max_new_tokens: int | None = None
-    """Most tokens of one completion. None: the env's declared answer length
-    (``metadata["answer_tokens"]``, :mod:`collabzoo.envs.answer_length`), else 64; a set value
-    below it warns (it cannot reach the maximum reward)."""
-    temperature: float = 1.0
-    """Sampling temperature during training (> 0)."""
-    top_p: float = 1.0
-    """Nucleus sampling mass during training (1.0 disables)."""
-    top_k: int = 0
-    """Keep only the k most likely tokens during training (0 disables)."""
-    generation_batch_size: int | None = None
-    """Most completions (rows) per ``generate`` call; a multiple of G. None: all rows at once."""
-    generate_together: bool = True
-    """Agents whose policies share one base model (LoRA adapters of one PeftModel) sample a
-    turn in one ``generate`` call, each row with its own adapter: the base weights are read
-    once per token for all agents. False: one call per agent (each agent's random stream of
-    its own)."""
+    num_generations: int = field(
+        default=4,
+        metadata={"help": (
+            "G: completions each agent samples for each observation (the group of a "
+            "baseline)."
+        )},
+    )
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata={"help": (
+            "Most tokens of one completion. None: the env's declared answer length "
+            '(``metadata["answer_tokens"]``, :mod:`collabzoo.envs.answer_length`), '
+            "else 64; a set value below it warns (it cannot reach the maximum "
+            "reward)."
+        )},
+    )
+    temperature: float = field(
+        default=1.0,
+        metadata={"help": "Sampling temperature during training (> 0)."},
+    )
+    top_p: float = field(
+        default=1.0,
+        metadata={"help": "Nucleus sampling mass during training (1.0 disables)."},
+    )
+    top_k: int = field(
+        default=0,
+        metadata={"help": "Keep only the k most likely tokens during training (0 disables)."},
+    )
+    generation_batch_size: int | None = field(
+        default=None,
+        metadata={"help": (
+            "Most completions (rows) per ``generate`` call; a multiple of G. None: "
+            "all rows at once."
+        )},
+    )
+    generate_together: bool = field(
+        default=True,
+        metadata={"help": (
+            "Agents whose policies share one base model (LoRA adapters of one "
+            "PeftModel) sample a turn in one ``generate`` call, each row with its own "
+            "adapter: the base weights are read once per token for all agents. False: "
+            "one call per agent (each agent's random stream of its own)."
+        )},
+    )
 
     # --- rollout ---
-    joint_mode: JointMode = "aligned"
-    """``aligned``: sample g of every agent forms joint action g (G per node); ``cross``: every
-    combination (G^N per node)."""
-    discount: float = 0.9
-    """Multi-turn return: r_t + discount x mean of the children's returns."""
-    team_reward: TeamReward = "mean"
-    """The team reward of a joint action from the rewards of the agents that acted: ``mean``,
-    ``min`` or ``max`` (equal rewards, as collabzoo's envs give: that value). Per-agent rewards
-    are kept in the rollout tree."""
-    max_turns: int = MAX_TURNS
-    """Most turns of an episode in a rollout for envs without ``num_turns`` (the episode
-    otherwise lasts until every agent terminates or truncates)."""
-    early_stop_threshold: float | None = None
-    """Multi-turn: stop branching a node whose ``return_normalized`` reaches this value (in
-    (0, 1]; None: branch to the env's end). The env's own termination (e.g. all tests pass)
-    always ends a branch. The fraction stopped is logged as ``rollout/frac_early_stop``. Envs
-    without ``reward_max`` have no ``return_normalized``: the threshold does not apply."""
-
-    # --- advantages ---
-    scale: ScaleName = "group"
-    """Divide advantages by the std (+ ``scale_eps``) of the ``group``, of the whole ``batch``,
-    or ``none``."""
-    scale_eps: float = 1e-4
-    """Added to the std before dividing by it."""
+    joint_mode: JointMode = field(
+        default="aligned",
+        metadata={"help": (
+            "``aligned``: sample g of every agent forms joint action g (G per node); "
+            "``cross``: every combination (G^N per node)."
+        )},
+    )
+    discount: float = field(
+        default=0.9,
+        metadata={"help": "Multi-turn return: r_t + discount x mean of the children's returns."},
+    )
+    team_reward: TeamReward = field(
+        default="mean",
+        metadata={"help": (
+            "The team reward of a joint action from the rewards of the agents that "
+            "acted: ``mean``, ``min`` or ``max`` (equal rewards, as collabzoo's envs "
+            "give: that value). Per-agent rewards are kept in the rollout tree."
+        )},
+    )
+    max_turns: int = field(
+        default=MAX_TURNS,
+        metadata={"help": (
+            "Most turns of an episode in a rollout for envs without ``num_turns`` "
+            "(the episode otherwise lasts until every agent terminates or truncates)."
+        )},
+    )
+    early_stop_threshold: float | None = field(
+        default=None,
+        metadata={"help": (
+            "Multi-turn: stop branching a node whose ``return_normalized`` reaches "
+            "this value (in (0, 1]; None: branch to the env's end). The env's own "
+            "termination (e.g. all tests pass) always ends a branch. The fraction "
+            "stopped is logged as ``rollout/frac_early_stop``. Envs without "
+            "``reward_max`` have no ``return_normalized``: the threshold does not "
+            "apply."
+        )},
+    )
 
     # --- loss ---
-    loss_aggregation: LossAggregation = "token-mean"
-    """``token-mean``: mean over all completion tokens of an agent's batch;
-    ``seq-mean-token-mean``: mean over sequences of each one's token mean; ``seq-sum``: mean over
-    sequences of each one's token sum (CoMLRL's loss, without its padding tokens)."""
-    num_iterations: int = 1
-    """Optimizer steps on each batch of rollouts; > 1 uses the PPO-style clipped ratio."""
-    epsilon: float = 0.2
-    """Clip range of the probability ratio (used when num_iterations > 1)."""
-    beta: float = 0.0
-    """Weight of the KL penalty to the initial policy (k3 estimator); 0 disables it."""
-    micro_batch_size: int = 8
-    """Completions per forward/backward pass (gradients are accumulated): bounds memory."""
-    max_bad_steps: int = 3
-    """Training stops after this many steps in a row with a non-finite loss or gradient."""
+    loss_aggregation: LossAggregation = field(
+        default="token-mean",
+        metadata={"help": (
+            "``token-mean``: mean over all completion tokens of an agent's batch; "
+            "``seq-mean-token-mean``: mean over sequences of each one's token mean; "
+            "``seq-sum``: mean over sequences of each one's token sum (CoMLRL's loss, "
+            "without its padding tokens)."
+        )},
+    )
+    num_iterations: int = field(
+        default=1,
+        metadata={"help": (
+            "Optimizer steps on each batch of rollouts; > 1 uses the PPO-style "
+            "clipped ratio."
+        )},
+    )
+    epsilon: float = field(
+        default=0.2,
+        metadata={"help": "Clip range of the probability ratio (used when num_iterations > 1)."},
+    )
+    beta: float = field(
+        default=0.0,
+        metadata={"help": (
+            "Weight of the KL penalty to the initial policy (k3 estimator); 0 "
+            "disables it."
+        )},
+    )
+    micro_batch_size: int = field(
+        default=8,
+        metadata={"help": (
+            "Completions per forward/backward pass (gradients are accumulated): "
+            "bounds memory."
+        )},
+    )
+    max_bad_steps: int = field(
+        default=3,
+        metadata={"help": (
+            "Training stops after this many steps in a row with a non-finite loss or "
+            "gradient."
+        )},
+    )
 
     # --- optimizer ---
-    learning_rate: float = 1e-4
-    """AdamW learning rate (after warmup)."""
-    weight_decay: float = 0.0
-    """AdamW weight decay."""
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    """AdamW betas."""
-    adam_eps: float = 1e-8
-    """AdamW epsilon."""
-    max_grad_norm: float | None = 1.0
-    """Clip each agent's gradient to this L2 norm; None disables clipping."""
-    warmup_steps: int = 0
-    """Linear warmup from 0 to ``learning_rate`` over this many steps."""
-    lr_scheduler: SchedulerName = "constant"
-    """Learning-rate schedule after warmup: ``constant``, ``linear`` (to 0), ``cosine`` (to 0)."""
+    learning_rate: float = field(
+        default=1e-4,
+        metadata={"help": "AdamW learning rate (after warmup)."},
+    )
+    weight_decay: float = field(
+        default=0.0,
+        metadata={"help": "AdamW weight decay."},
+    )
+    adam_betas: tuple[float, float] = field(
+        default=(0.9, 0.999),
+        metadata={"help": "AdamW betas."},
+    )
+    adam_eps: float = field(
+        default=1e-8,
+        metadata={"help": "AdamW epsilon."},
+    )
+    max_grad_norm: float | None = field(
+        default=1.0,
+        metadata={"help": "Clip each agent's gradient to this L2 norm; None disables clipping."},
+    )
+    warmup_steps: int = field(
+        default=0,
+        metadata={"help": "Linear warmup from 0 to ``learning_rate`` over this many steps."},
+    )
+    lr_scheduler: SchedulerName = field(
+        default="constant",
+        metadata={"help": (
+            "Learning-rate schedule after warmup: ``constant``, ``linear`` (to 0), "
+            "``cosine`` (to 0)."
+        )},
+    )
 
     # --- agents (used when the trainer loads the model itself) ---
-    agent_sharing: AgentSharing = "lora"
-    """Homogeneous agents: ``lora`` (one frozen base, one LoRA adapter each) or ``copies``
-    (one full trainable model each)."""
-    lora_rank: int = 8
-    """LoRA rank r."""
-    lora_alpha: int = 16
-    """LoRA scaling alpha."""
-    dtype: str = "auto"
-    """Weights dtype of a loaded model: ``auto`` (bfloat16 where it is native: a CUDA GPU with
-    bf16, a CPU with AVX-512-BF16 or AMX; float32 otherwise), ``float32`` or ``bfloat16``."""
-    chat_template: ChatTemplate = "auto"
-    """Prompt format of a loaded model: ``auto`` (its tokenizer's chat template if it has one),
-    ``true`` (required), ``false`` (the raw prompt text, as the paper's reference code)."""
-    enable_thinking: bool = False
-    """The chat-template switch of hybrid reasoning models (Qwen3): False asks for answers
-    without a ``<think>`` section (which would fill the token budget and be scored)."""
+    agent_sharing: AgentSharing = field(
+        default="lora",
+        metadata={"help": (
+            "Homogeneous agents: ``lora`` (one frozen base, one LoRA adapter each) or "
+            "``copies`` (one full trainable model each)."
+        )},
+    )
+    lora_rank: int = field(
+        default=8,
+        metadata={"help": "LoRA rank r."},
+    )
+    lora_alpha: int = field(
+        default=16,
+        metadata={"help": "LoRA scaling alpha."},
+    )
+    dtype: str = field(
+        default="auto",
+        metadata={"help": (
+            "Weights dtype of a loaded model: ``auto`` (bfloat16 where it is native: "
+            "a CUDA GPU with bf16, a CPU with AVX-512-BF16 or AMX; float32 "
+            "otherwise), ``float32`` or ``bfloat16``."
+        )},
+    )
+    chat_template: ChatTemplate = field(
+        default="auto",
+        metadata={"help": (
+            "Prompt format of a loaded model: ``auto`` (its tokenizer's chat template "
+            "if it has one), ``true`` (required), ``false`` (the raw prompt text, as "
+            "the paper's reference code)."
+        )},
+    )
+    enable_thinking: bool = field(
+        default=False,
+        metadata={"help": (
+            "The chat-template switch of hybrid reasoning models (Qwen3): False asks "
+            "for answers without a ``<think>`` section (which would fill the token "
+            "budget and be scored)."
+        )},
+    )
 
     # --- evaluation ---
-    eval_every: int = 0
-    """Evaluate every this many steps (and after the last); 0 disables."""
-    eval_split: str | None = None
-    """Split of the eval env (passed as ``split=``); None: the training env's kwargs."""
-    eval_tasks: int = 16
-    """Evaluate on the first this-many tasks of the eval split."""
-    eval_temperature: float = 0.0
-    """0: greedy decoding; > 0: sampling with a fixed seed (``seed``), same every evaluation."""
+    eval_every: int = field(
+        default=0,
+        metadata={"help": "Evaluate every this many steps (and after the last); 0 disables."},
+    )
+    eval_split: str | None = field(
+        default=None,
+        metadata={"help": (
+            "Split of the eval env (passed as ``split=``); None: the training env's "
+            "kwargs."
+        )},
+    )
+    eval_tasks: int = field(
+        default=16,
+        metadata={"help": "Evaluate on the first this-many tasks of the eval split."},
+    )
+    eval_temperature: float = field(
+        default=0.0,
+        metadata={"help": (
+            "0: greedy decoding; > 0: sampling with a fixed seed (``seed``), same "
+            "every evaluation."
+        )},
+    )
 
     # --- logging and checkpoints ---
-    save_every: int = 50
-    """Write a checkpoint every this many steps (and after the last), so a run that dies can
-    ``--resume``; 0: only the final agents."""
-    keep_checkpoints: int | None = 2
-    """Keep only the newest this-many checkpoints; None keeps all."""
-    report_to: tuple[str, ...] = ("tensorboard",)
-    """Metric sinks besides metrics.jsonl: any of ``tensorboard``, ``wandb``."""
-    progress_bar: bool = True
-    """Show a tqdm bar with the reward and the step time."""
+    save_every: int = field(
+        default=50,
+        metadata={"help": (
+            "Write a checkpoint every this many steps (and after the last), so a run "
+            "that dies can ``--resume``; 0: only the final agents."
+        )},
+    )
+    keep_checkpoints: int | None = field(
+        default=2,
+        metadata={"help": "Keep only the newest this-many checkpoints; None keeps all."},
+    )
+    report_to: tuple[str, ...] = field(
+        default=("tensorboard",),
+        metadata={"help": "Metric sinks besides metrics.jsonl: any of ``tensorboard``, ``wandb``."},
+    )
+    progress_bar: bool = field(
+        default=True,
+        metadata={"help": "Show a tqdm bar with the reward and the step time."},
+    )
 
     def __post_init__(self) -> None:
         self.adam_betas = tuple(self.adam_betas)  # yaml gives lists
@@ -195,8 +364,6 @@ class TrainerConfig:
         if self.num_generations < self.min_generations:
             yield (f"num_generations must be >= {self.min_generations} (a group baseline needs "
                    f"at least two samples), got {self.num_generations}")
-        elif self.scale == "group" and self.num_generations < 2:
-            yield "scale='group' needs num_generations >= 2: use scale=none or scale=batch"
         gbs = self.generation_batch_size
         if gbs is not None and (gbs < self.num_generations or gbs % self.num_generations):
             yield (f"generation_batch_size ({gbs}) must be a multiple of num_generations "
@@ -212,8 +379,6 @@ class TrainerConfig:
         if t is not None and not 0 < t <= 1:
             yield (f"early_stop_threshold must be in (0, 1] (a return_normalized value) or None; "
                    f"got {t}: a threshold <= 0 would stop every branch and switch multi-turn off")
-        if self.scale_eps <= 0:
-            yield f"scale_eps must be > 0, got {self.scale_eps}"
         if self.epsilon <= 0:
             yield f"epsilon must be > 0, got {self.epsilon}"
         if self.beta < 0:
@@ -248,56 +413,79 @@ class TrainerConfig:
         return cls(**values)
 
 
-@dataclass
-class MAGRPOConfig(TrainerConfig):
-    """Hyper-parameters of MAGRPO (arXiv 2508.04652): the loop's, plus its baseline."""
-
-    # --- advantages ---
-    advantage: AdvantageName = "mean"
-    """Baseline over siblings: ``mean`` (MAGRPO), ``rloo`` (leave-one-out), ``max``, ``none``
-    (plain REINFORCE)."""
-
-
 # --------------------------------------------------------------------- help text and parsing
 def _config_classes(cls: type) -> list[type]:
     """The dataclasses of ``cls``'s ancestry, base first (each holds some of the fields)."""
     return [k for k in reversed(cls.__mro__) if dataclasses.is_dataclass(k)]
 
 
-def field_docs(cls: type = MAGRPOConfig) -> dict[str, str]:
-    """``{field name: its attribute docstring}``, read from the source of the class and its
-    base config classes (a subclass's docstring of a field wins)."""
-    docs: dict[str, str] = {}
-    for klass in _config_classes(cls):
-        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        body = tree.body[0].body  # type: ignore[attr-defined]
+def field_docs(cls: type | None = None) -> dict[str, str]:
+    """``{field name: its help text}`` of a config class (default :class:`TrainerConfig`):
+    each field's ``metadata["help"]``; a field without one falls back to its attribute
+    docstring where the class's source can be read (CleanRL's ``Args`` style), else ``""``.
+    Works for a class defined anywhere (a notebook, ``python -c``)."""
+    cls = cls or TrainerConfig
+    docs = {f.name: " ".join(str(f.metadata.get("help", "")).split())
+            for f in dataclasses.fields(cls)}
+    missing = {name for name, text in docs.items() if not text}
+    for klass in _config_classes(cls) if missing else []:
+        source = _source(klass)
+        if source is None:
+            continue
+        body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
         for node, nxt in zip(body, body[1:], strict=False):
             if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)):
+                    and node.target.id in missing and isinstance(nxt, ast.Expr)
+                    and isinstance(nxt.value, ast.Constant)):
                 docs[node.target.id] = " ".join(str(nxt.value.value).split())
     return docs
 
 
-def config_help(cls: type = MAGRPOConfig) -> str:
-    """The config fields grouped as in the classes (base first), each with its type, default
-    and docstring (the CLI's ``--set`` help)."""
-    docs = field_docs(cls)
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    lines = ["config fields (--set FIELD=VALUE, or --config FILE.yaml):"]
-    shown: set[str] = set()
+def _source(klass: type) -> str | None:
+    """The dedented source of a class, or None where Python cannot find it."""
+    try:
+        return textwrap.dedent(inspect.getsource(klass))
+    except (OSError, TypeError):
+        return None
+
+
+def _groups(cls: type) -> dict[str, str]:
+    """``{field name: group}`` from the ``# --- group ---`` comments above the fields (the
+    first class of the ancestry to declare a field wins); empty without source."""
+    groups: dict[str, str] = {}
     for klass in _config_classes(cls):
-        for line in inspect.getsource(klass).splitlines():
+        source = _source(klass)
+        group = ""
+        for line in (source or "").splitlines():
             stripped = line.strip()
             if stripped.startswith("# ---"):
-                lines.append("")
-                lines.append("  " + stripped.strip("# -") + ":")
+                group = stripped.strip("# -")
                 continue
             name = stripped.split(":")[0]
-            if name in docs and name not in shown and stripped.startswith(f"{name}:"):
-                shown.add(name)
-                lines.append(f"    {name} ({_type_name(hints[name])}, default {defaults[name]!r})")
-                lines += ["        " + w for w in textwrap.wrap(docs[name], 84)]
+            if group and name.isidentifier() and stripped.startswith(f"{name}:"):
+                groups.setdefault(name, group)
+    return groups
+
+
+def config_help(cls: type | None = None) -> str:
+    """Every field of a config class (default :class:`TrainerConfig`, the loop's), grouped as
+    in the classes (base first), each with its type, default and help text: the CLI's
+    ``--set`` help. A field without help text is listed all the same."""
+    cls = cls or TrainerConfig
+    docs = field_docs(cls)
+    groups = _groups(cls)
+    hints = typing.get_type_hints(cls)
+    lines = ["config fields (--set FIELD=VALUE, or --config FILE.yaml):"]
+    current = None
+    for f in dataclasses.fields(cls):
+        group = groups.get(f.name, "other")
+        if group != current:
+            current = group
+            lines += ["", f"  {group}:"]
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        lines.append(f"    {f.name} ({_type_name(hints[f.name])}, default {default!r})")
+        lines += ["        " + w for w in textwrap.wrap(docs[f.name] or "(no help text)", 84)]
     return "\n".join(lines)
 
 

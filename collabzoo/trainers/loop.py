@@ -71,7 +71,7 @@ from collabzoo.trainers.checkpoint import (
     prune_checkpoints,
     save_checkpoint,
 )
-from collabzoo.trainers.config import MAGRPOConfig, TrainerConfig
+from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.distributed import Distributed
 from collabzoo.trainers.losses import aggregate_loss, loss_normalizer
 from collabzoo.trainers.metrics import MetricsLogger, plot_reward_curve
@@ -164,6 +164,7 @@ def _resolve_algorithm(algorithm: str | type[Algorithm] | None,
     the algorithm's own defaults; any other config must be an instance of its
     ``config_class``."""
     from collabzoo import algorithms
+    from collabzoo.algorithms.magrpo import MAGRPOConfig
 
     if algorithm is None and config is not None and type(config) not in (MAGRPOConfig,
                                                                           TrainerConfig):
@@ -215,7 +216,7 @@ class Trainer:
             (one frozen base + one LoRA adapter each, or full copies); or a list of models,
             one per agent.
         config: The hyper-parameters: an instance of the algorithm's ``config_class`` (e.g.
-            :class:`~collabzoo.trainers.config.MAGRPOConfig`); None: its defaults.
+            :class:`~collabzoo.algorithms.magrpo.MAGRPOConfig`); None: its defaults.
         algorithm: A registered algorithm name (``collabzoo algos``) or an
             :class:`~collabzoo.algorithms.base.Algorithm` subclass; default ``"magrpo"``.
     """
