@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 # -qq: pip's own per-location warnings about this machine's index configuration are noise
 PIPQ   := $(PIP) install -qq
 
-.PHONY: install install-server demo demo-smollm2 test test-slow test-latest lock bench lint docs docs-serve docs-check clean
+.PHONY: install install-server demo demo-smollm2 test test-slow test-latest lock bench lint clean
 
 $(STAMP): setup.cfg pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,7 @@ lint: install
 # The documentation site (docs/): Sphinx + MyST + furo, the env, algorithm, CLI and API pages
 # generated from the code at each build (docs/_ext/collabzoo_docs.py). -W: any warning (a
 # broken cross-reference, a docstring that does not render, a missing page) fails the build.
+.PHONY: docs docs-serve docs-check
 DOCS_STAMP := $(VENV)/.docs-installed
 DOCS_OUT   := build/docs
 $(DOCS_STAMP): $(STAMP)
