@@ -409,7 +409,8 @@ def algorithm_page(info: Any) -> str:
     config_class = algorithm.config_class
     base_fields = {f.name for f in dataclasses.fields(Algorithm.config_class)}
     own = [f.name for f in dataclasses.fields(config_class) if f.name not in base_fields]
-    lines = [f"# {info.name}", "", info.description, "", "| | |", "|---|---|",
+    description = info.description[:1].upper() + info.description[1:]
+    lines = [f"# {info.name}", "", description, "", "| | |", "|---|---|",
              f"| `--algo` | `{info.name}` |",
              f"| Class | `{algorithm.__module__}.{algorithm.__qualname__}` |",
              f"| Config | `{config_class.__module__}.{config_class.__qualname__}` |",
@@ -613,8 +614,9 @@ def canonical_name(target: str) -> str | None:
 def resolve_reexports(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     """``missing-reference`` hook: a reference to a collabzoo object through a package that
     re-exports it (``collabzoo.make``, ``collabzoo.agents.Agent``) goes to the page of the
-    module that defines it; one to a package of :data:`API_MODULES` to that package's page.
-    Anything else stays missing (nitpicky warns: a broken reference)."""
+    module that defines it; one to a package of :data:`API_MODULES` to that package's page; one
+    to an object that exists but is not documented is plain code. A reference that names
+    nothing in the code stays missing (nitpicky warns: a broken reference)."""
     from sphinx.util.nodes import make_refnode
 
     target = node.get("reftarget", "").lstrip("~")
@@ -624,11 +626,16 @@ def resolve_reexports(app: Any, env: Any, node: Any, contnode: Any) -> Any:
         return make_refnode(app.builder, node["refdoc"], f"generated/api/{target}", "",
                             contnode, target)
     canonical = canonical_name(target)
-    if not canonical or canonical == target:
-        return None
-    domain = env.get_domain("py")
-    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], canonical,
-                               node, contnode)
+    if canonical is None:
+        return None  # names nothing in the code: a broken reference
+    if canonical != target:
+        found = env.get_domain("py").resolve_xref(env, node["refdoc"], app.builder,
+                                                  node["reftype"], canonical, node, contnode)
+        if found is not None:
+            return found
+    # it exists but has no page (not in its module's __all__, e.g. an annotation's helper
+    # class): shown as code, without a link
+    return contnode
 
 
 def setup(app: Any) -> dict[str, Any]:
