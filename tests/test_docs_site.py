@@ -69,8 +69,8 @@ def test_env_page_of_a_builtin_env_resets_it_at_build_time():
     # the observation of each agent, made by env.reset(seed=0), and the docstring's sections
     env = collabzoo.make("collabzoo/TLDR-v1", dataset="bundled")
     observations, _ = env.reset(seed=0)
-    for agent in ("concise", "detailed"):  # wrapped at 96 characters for the page
-        assert observations[agent].splitlines()[0][:90] in page
+    for agent in ("concise", "detailed"):  # wrapped at 80 characters for the page
+        assert observations[agent].splitlines()[0][:70] in page
     for heading in ("## Rewards", "## Arguments", "## Version History", "```pycon"):
         assert heading in page
 

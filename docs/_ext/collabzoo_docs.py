@@ -176,7 +176,7 @@ def space_summary(space: Any) -> str:
 def _short(value: Any) -> str:
     """An observation for a code block: long lines wrapped, the whole cut at a length."""
     if isinstance(value, str):
-        text = "\n".join(textwrap.fill(line, 96, replace_whitespace=False) if line else line
+        text = "\n".join(textwrap.fill(line, 80, replace_whitespace=False) if line else line
                          for line in value.splitlines())
     else:
         text = pprint.pformat(value, width=88)
