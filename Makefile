@@ -91,11 +91,40 @@ test-latest:
 	.venv-latest/bin/python -m pip list --format=freeze | grep -iE '^(torch|transformers|peft|accelerate|datasets|pettingzoo|gymnasium|numpy)=='
 	.venv-latest/bin/python -m pytest -q
 
+# Every speed script in benchmarks/ once, with its defaults (hours on 2 cores): algorithms_speed,
+# env_throughput, generation, roofline, sandbox_throughput and vs_comlrl (which builds CoMLRL's
+# own venv under benchmarks/.venv-comlrl first). Learning benchmarks are specs instead:
+# `collabzoo benchmark benchmarks/specs/NAME.yaml`.
 bench: install
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
 
 lint: install
 	$(VENV)/bin/ruff check .
 
+# The documentation site (docs/): Sphinx + MyST + furo, the env, algorithm, CLI and API pages
+# generated from the code at each build (docs/_ext/collabzoo_docs.py). -W: any warning (a
+# broken cross-reference, a docstring that does not render, a missing page) fails the build.
+.PHONY: docs docs-serve docs-check
+DOCS_STAMP := $(VENV)/.docs-installed
+DOCS_OUT   := build/docs
+$(DOCS_STAMP): $(STAMP)
+	$(PIPQ) -c $(LOCK) -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf $(DOCS_OUT)/html docs/generated
+	$(PY) -m sphinx -W --keep-going -q -b html docs $(DOCS_OUT)/html
+
+# A local preview at http://127.0.0.1:8000 (rebuild with `make docs` after a change)
+DOCS_PORT ?= 8000
+docs-serve: docs
+	$(PY) -m http.server $(DOCS_PORT) --bind 127.0.0.1 --directory $(DOCS_OUT)/html
+
+# CI's checks of the site `make docs` built: every internal link and anchor resolves, and
+# headless Chromium (Debian's `chromium`) renders the index, an env page and a tutorial with
+# their headings and a working search (screenshots under build/docs/screenshots/)
+docs-check: $(DOCS_STAMP)
+	$(PY) tools/check_docs.py $(DOCS_OUT)
+
 clean:
-	rm -rf $(VENV) .venv-latest .venv-lock .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest .venv-lock .pytest_cache .ruff_cache $(DOCS_OUT) docs/generated

@@ -5,33 +5,33 @@ than the documented ``from_pretrained`` / ``forward`` / ``generate`` API. Each f
 checks that the internal it relies on exists (a feature check, which is a version guard that
 also holds for backports) and has a fallback when it does not:
 
-============================  ==========================================  ===================
-internal                      used for                                    when missing
-============================  ==========================================  ===================
-the KV-cache argument's name  passing a prefilled cache to ``forward`` /  (always present)
-(``cache`` since transformers  ``generate`` and reading it from outputs
+==============================  ==========================================  ===================
+internal                        used for                                    when missing
+==============================  ==========================================  ===================
+the KV-cache argument's name    passing a prefilled cache to ``forward`` /  (always present)
+(``cache`` since transformers    ``generate`` and reading it from outputs
 5.2x, ``past_key_values``
 before)
-``DynamicCache.layers`` of    prompt sharing: one prompt forward, its     one forward per row
-plain ``DynamicLayer``        cache repeated / indexed over the rows      (exact, slower)
+``DynamicCache.layers`` of      prompt sharing: one prompt forward, its     one forward per row
+plain ``DynamicLayer``          cache repeated / indexed over the rows      (exact, slower)
 ``Cache.batch_repeat_...`` /
 ``batch_select_indices``
-``DynamicLayer.update`` and   a prefilled cache that grows in place       concatenation at
-its ``keys``/``values``       during generation (:func:`grow_in_place`)   every token
-peft's parameter names        a policy's own adapter parameters           error at load
+``DynamicLayer.update`` and     a prefilled cache that grows in place       concatenation at
+its ``keys``/``values``         during generation (:func:`grow_in_place`)   every token
+peft's parameter names          a policy's own adapter parameters           error at load
 (``lora_A.<adapter>...``)
-peft ``set_adapter`` freezing  keeping every agent's adapter trainable     (no-op)
+peft ``set_adapter`` freezing    keeping every agent's adapter trainable     (no-op)
 other adapters
-peft's ``adapter_names``      one ``generate`` for the rows of several    one ``generate``
-(mixed-adapter batches of     agents' adapters (:func:`HFPolicy.sample_   per agent
-LoRA layers)                  together`)
-peft ``lora.Linear``'s        the same, rows grouped in one block per     peft's
-``base_layer``, ``lora_A/B``,  adapter (:func:`adapter_row_blocks`): no    ``adapter_names``
-``lora_dropout``, ``scaling``  per-layer row gathers                       path above
-``from_pretrained`` memory-    trained weights copied out of the file      nothing copied
-maps safetensors files         (:func:`own_memory`): no copy-on-write      (no
-(copy-on-write pages)          fault per page at the first update          ``/proc/self/maps``)
-============================  ==========================================  ===================
+peft's ``adapter_names``        one ``generate`` for the rows of several    one ``generate``
+(mixed-adapter batches of       agents' adapters                            per agent
+LoRA layers)                    (``HFPolicy.sample_together``)
+peft ``lora.Linear``'s          the same, rows grouped in one block per     peft's
+``base_layer``, ``lora_A/B``,    adapter (:func:`adapter_row_blocks`): no    ``adapter_names``
+``lora_dropout``, ``scaling``    per-layer row gathers                       path above
+``from_pretrained`` memory-      trained weights copied out of the file      nothing copied
+maps safetensors files           (:func:`own_memory`): no copy-on-write      (no
+(copy-on-write pages)            fault per page at the first update          ``/proc/self/maps``)
+==============================  ==========================================  ===================
 
 State that collabzoo keeps about a third-party object (which adapters of a shared model are
 trainable, whether a model's cache can be shared) lives in weak-keyed tables here, never as

@@ -36,7 +36,7 @@ class CentralEnv:
     """A PettingZoo ``ParallelEnv`` with one agent, :data:`TEAM`, that plays every role of
     ``env`` (see the module docstring). Keeps ``env``'s ``num_tasks``, ``num_turns`` and
     ``reward_max``, its ``infos`` (of the first acting role) and its batched scoring; its
-declared answer length (``metadata["answer_tokens"]``) is the sum of the roles'.
+    declared answer length (``metadata["answer_tokens"]``) is the sum of the roles'.
 
     Args:
         env: Any text ParallelEnv.

@@ -11,8 +11,8 @@ Optional extras, each with its fallback, all decided by :func:`env_features`:
 ======================================  =====================================================
 extra                                   without it
 ======================================  =====================================================
-``num_tasks`` + ``reset(options=        distinct episodes by seed (``reset(seed=s)``)
-{"task_index": i})``
+``num_tasks`` + ``reset(options=...)``  distinct episodes by seed (``reset(seed=s)``)
+(``{"task_index": i}``)
 ``reward_max``                          no normalised return (``return_normalized`` None)
 ``type(env).step_many(envs, actions)``  :func:`step_batch` calls ``env.step`` per env
 (batched scoring, e.g. a sandbox pool)

@@ -38,6 +38,7 @@ __all__ = [
     "Node",
     "Rollout",
     "aligned_choices",
+    "compute_returns",
     "concat_samples",
     "cross_choices",
     "generate",
@@ -320,7 +321,7 @@ def regrow(nodes: Sequence[Node], policies: Mapping[str, Policy], *, num_generat
 
     Args:
         nodes: Nodes of a rollout tree (any turns).
-        policies, num_generations, features, **options: As :func:`rollout`.
+        policies, num_generations, features, options: As :func:`rollout`.
         max_turns: The turn limit of envs without ``num_turns`` (counted from the episode's
             start, as in the tree of ``nodes``).
 

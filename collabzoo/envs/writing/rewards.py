@@ -414,7 +414,7 @@ class WritingRewardSpec:
         )
 
 
-#: collabzoo/TLDR-v0: first = concise, second = detailed.
+#: The reward of collabzoo/TLDR-v0 and -v1 (first = concise, second = detailed).
 TLDR_SPEC = WritingRewardSpec(
     words=(8, 256),
     length_band=Band(1.1, 1.6, 3.2, 5.0, weight=1.0),
@@ -430,7 +430,8 @@ ARXIV_LENGTH_BANDS: Mapping[str, Band] = {
     "current": Band(0.8, 1.3, 1.6, 2.0, weight=1.0),
     "paper": Band(0.8, 1.0, 1.3, 1.5, weight=1.0),
 }
-#: collabzoo/ArxivExpansion-v0: first = background, second = method (the "current" band).
+#: The reward of collabzoo/ArxivExpansion-v0 and -v1 (first = background, second = method;
+#: the "current" band).
 ARXIV_SPEC = WritingRewardSpec(
     words=(128, 256),
     length_band=ARXIV_LENGTH_BANDS["current"],
