@@ -15,8 +15,8 @@ Optional extras, as for parallel envs, decided by :func:`aec_features` (which re
 ==================================  ===========================================================
 extra                               without it
 ==================================  ===========================================================
-``num_tasks`` + ``reset(options=    distinct episodes by seed (``reset(seed=s)``)
-{"task_index": i})``
+``num_tasks`` + ``reset(options)``  distinct episodes by seed (``reset(seed=s)``)
+(``{"task_index": i}``)
 ``reward_max``                      no normalised return
 ``num_turns``                       the most **moves** (``step`` calls of a live agent) an
                                     episode can take; without it, at most the caller's
