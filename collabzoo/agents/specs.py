@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,7 @@ def _build_object(spec: AgentSpec, sampling: SamplingConfig | None, seed: int) -
             else entry
     if not callable(factory):
         raise AgentSpecError(f"{spec.text!r}: {factory!r} is not a class or callable")
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(factory).parameters
     except (TypeError, ValueError):  # a builtin without a signature: pass the options as text
@@ -217,9 +218,10 @@ def _build_object(spec: AgentSpec, sampling: SamplingConfig | None, seed: int) -
                                         param.default if param else inspect.Parameter.empty)
         except ValueError as error:
             raise AgentSpecError(f"{spec.text!r}: bad value for {key!r}: {error}") from None
-    for key, value in (("sampling", sampling), ("seed", seed)):
-        if key in params and key not in kwargs and value is not None:
-            kwargs[key] = value
+    lent: tuple[tuple[str, Any], ...] = (("sampling", sampling), ("seed", seed))
+    for name, given in lent:
+        if name in params and name not in kwargs and given is not None:
+            kwargs[name] = given
     try:
         agent = factory(**kwargs)
     except TypeError as error:

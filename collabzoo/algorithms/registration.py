@@ -17,9 +17,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collabzoo.plugins import PluginError, load_attribute, run_plugin_hooks, split_module_path
+
+if TYPE_CHECKING:  # the base class imports torch; the registry must not
+    from collabzoo.algorithms.base import Algorithm
 
 __all__ = [
     "PLUGIN_GROUP",
@@ -103,7 +106,7 @@ def spec(name: str) -> AlgorithmInfo:
                                 f"{', '.join(sorted(_INFOS))} (`collabzoo algos` lists them)")
 
 
-def load(name: str) -> type:
+def load(name: str) -> type[Algorithm]:
     """The Algorithm class registered as ``name``, or named by ``module:Class`` (imports its
     module).
 
@@ -111,7 +114,7 @@ def load(name: str) -> type:
         UnknownAlgorithmError: No such name.
         PluginError: A ``module:Class`` that does not import or is no Algorithm subclass.
     """
-    from collabzoo.algorithms.base import Algorithm
+    from collabzoo.algorithms.base import Algorithm  # noqa: F811 (at run time, not typing)
 
     target = spec(name).entry_point
     if isinstance(target, str):

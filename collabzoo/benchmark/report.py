@@ -163,12 +163,13 @@ def compute_results(spec: BenchmarkSpec, runs: Sequence[TrainRun],
     for env, methods in crossplay.items():
         results["crossplay"][env] = {}
         for name, cells in methods.items():
-            seeds = sorted({i for i, _ in cells})
-            matrix = [[cells.get((i, j), math.nan) for j in seeds] for i in seeds]
-            diag = [matrix[k][k] for k in range(len(seeds))]
-            off = [matrix[a][b] for a in range(len(seeds)) for b in range(len(seeds)) if a != b]
+            seed_ids = sorted({i for i, _ in cells})
+            grid = [[cells.get((i, j), math.nan) for j in seed_ids] for i in seed_ids]
+            diag = [grid[k][k] for k in range(len(seed_ids))]
+            off = [grid[a][b] for a in range(len(seed_ids)) for b in range(len(seed_ids))
+                   if a != b]
             results["crossplay"][env][name] = {
-                "seeds": seeds, "matrix": matrix, "self_play": float(np.mean(diag)),
+                "seeds": seed_ids, "matrix": grid, "self_play": float(np.mean(diag)),
                 "cross_play": float(np.mean(off)) if off else None}
     results["leave_one_out"] = {}
     for env, methods in loo.items():
@@ -187,20 +188,20 @@ def compute_results(spec: BenchmarkSpec, runs: Sequence[TrainRun],
     curves: dict[str, Any] = {}
     for env in envs:
         curves[env] = {}
-        groups: dict[str, list[list[float]]] = {}
+        by_method: dict[str, list[list[float]]] = {}
         for run in runs:
             if run.env == env:
                 name = f"{run.algorithm} · {run.model}" if multi_model else run.algorithm
                 curve = _curve(run)
                 if curve:
-                    groups.setdefault(name, []).append(curve)
-        for name, group in groups.items():
-            length = min(len(c) for c in group)
-            array = np.array([c[:length] for c in group])
+                    by_method.setdefault(name, []).append(curve)
+        for name, run_curves in by_method.items():
+            length = min(len(c) for c in run_curves)
+            array = np.array([c[:length] for c in run_curves])
             band = curve_ci(array, reps=max(1, reps // 4))
             curves[env][name] = {"steps": list(range(1, length + 1)),
                                  "iqm": band["iqm"].tolist(), "low": band["low"].tolist(),
-                                 "high": band["high"].tolist(), "runs": len(group)}
+                                 "high": band["high"].tolist(), "runs": len(run_curves)}
     results["curves"] = curves
     return results
 

@@ -200,7 +200,8 @@ def step_batch(envs: Sequence[Any], actions: Sequence[Mapping[str, str]]) -> lis
         groups.setdefault(type(env), []).append(i)
     for kind, indices in groups.items():
         if env_features(envs[indices[0]]).batched:
-            outs = kind.step_many([envs[i] for i in indices], [actions[i] for i in indices])
+            step_many: Callable[..., list[StepResult]] = kind.step_many  # type: ignore[attr-defined]
+            outs = step_many([envs[i] for i in indices], [actions[i] for i in indices])
         else:
             outs = [envs[i].step(dict(actions[i])) for i in indices]
         for i, out in zip(indices, outs, strict=True):

@@ -43,7 +43,7 @@ class DiscussionProtocol(CollaborationProtocol):
     ) -> list[tuple[dict[str, str], list[Call]]]:
         slots = [(i, r) for i in range(len(observations)) for r in roles]  # (B*R,)
         first = ask([(team[r], observations[i][r]) for i, r in slots])
-        firsts = [dict() for _ in observations]
+        firsts: list[dict[str, str]] = [{} for _ in observations]
         for (i, r), answer in zip(slots, first, strict=True):
             firsts[i][r] = answer
         prompts = [

@@ -344,7 +344,8 @@ class TrainerConfig:
     )
 
     def __post_init__(self) -> None:
-        self.adam_betas = tuple(self.adam_betas)  # yaml gives lists
+        self.adam_betas = tuple(self.adam_betas)  # type: ignore[assignment]  # yaml gives lists;
+        # a wrong length is reported by the type check below, with the field's name
         self.report_to = tuple(self.report_to)
         problems = list(_type_problems(self)) or list(self._problems())
         if problems:

@@ -123,9 +123,11 @@ def resolve_settings(
     kw_texts, kw_typed = _as_pairs(env_kwargs)
     merged_kwargs = {**(run.get("env_kwargs") or {}), **parse_env_kwargs(env_id, kw_texts),
                      **kw_typed}
-    if isinstance(chosen_model, (list, tuple)):
-        chosen_model = chosen_model[0] if len(chosen_model) == 1 else list(chosen_model)
-    return RunSettings(env_id, merged_kwargs, chosen_model, algo_name,
+    models: str | list[str] = (str(chosen_model) if isinstance(chosen_model, str)
+                               else [str(m) for m in chosen_model])
+    if isinstance(models, list) and len(models) == 1:
+        models = models[0]
+    return RunSettings(env_id, merged_kwargs, models, algo_name,
                        algorithm_class.config_class.from_dict({**values, **fields}))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -19,8 +20,8 @@ def adamw(params: list[torch.nn.Parameter], config: TrainerConfig,
     (figures: ``benchmarks/vs_comlrl.py``). Anything else gets torch's default implementation
     (an unsupported device would only fail at the first step)."""
     lr = config.learning_rate if learning_rate is None else learning_rate
-    kwargs = dict(lr=lr, betas=config.adam_betas, eps=config.adam_eps,
-                  weight_decay=config.weight_decay)
+    kwargs: dict[str, Any] = dict(lr=lr, betas=config.adam_betas, eps=config.adam_eps,
+                                  weight_decay=config.weight_decay)
     if params and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params):
         try:
             return torch.optim.AdamW(params, fused=True, **kwargs)

@@ -194,7 +194,8 @@ def load_humaneval(
     wanted = SPLITS[split]
     numbers = [_NUMBER.search(str(r["task_id"])) for r in records]
     if all(numbers):
-        chosen = [r for r, m in zip(records, numbers, strict=True) if int(m.group(1)) in wanted]
+        chosen = [r for r, m in zip(records, numbers, strict=True)
+                  if m is not None and int(m.group(1)) in wanted]
     else:
         chosen = [r for i, r in enumerate(records) if i in wanted]
     if not chosen:

@@ -69,7 +69,8 @@ class CodeAnalysis:
     problems: tuple[str, ...] = ()
 
 
-def _top_function(tree: ast.Module | None, name: str) -> ast.FunctionDef | None:
+def _top_function(tree: ast.Module | None,
+                  name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     """The last top-level ``def name`` (the one Python keeps)."""
     if tree is None:
         return None
@@ -99,7 +100,7 @@ def _returns_value(fn: ast.AST | None) -> bool:
     )
 
 
-def _is_aux_call(node: ast.AST) -> bool:
+def _is_aux_call(node: ast.AST | None) -> bool:
     return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id == AUX)
 
@@ -114,7 +115,8 @@ def _calls_aux(tree: ast.Module, entry: ast.AST) -> bool:
     functions = {node.name: node for node in tree.body
                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
                  and node.name != AUX}
-    seen, todo = set(), [entry]
+    seen: set[str] = set()
+    todo = [entry]
     while todo:
         fn = todo.pop()
         names = _called_names(fn)
@@ -127,7 +129,7 @@ def _calls_aux(tree: ast.Module, entry: ast.AST) -> bool:
     return False
 
 
-def _body_without_docstring(fn: ast.FunctionDef) -> list[ast.stmt]:
+def _body_without_docstring(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.stmt]:
     body = list(fn.body)
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):
@@ -135,7 +137,7 @@ def _body_without_docstring(fn: ast.FunctionDef) -> list[ast.stmt]:
     return [s for s in body if not isinstance(s, ast.Pass)]
 
 
-def _is_thin_wrapper(fn: ast.FunctionDef) -> bool:
+def _is_thin_wrapper(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     body = _body_without_docstring(fn)
     if len(body) == 1:
         return isinstance(body[0], ast.Return) and _is_aux_call(body[0].value)
@@ -148,7 +150,7 @@ def _is_thin_wrapper(fn: ast.FunctionDef) -> bool:
     return False
 
 
-def _is_thin_wrapper_reference(fn: ast.FunctionDef, code: str) -> bool:
+def _is_thin_wrapper_reference(fn: ast.FunctionDef | ast.AsyncFunctionDef, code: str) -> bool:
     """The authors' rule, on the text lines of the body (docstring, comments, blank lines and
     the ``def`` line left out): one line that starts with ``return `` and mentions ``aux``
     anywhere, or ``v = aux(...)`` followed by ``return v``; an empty body too."""

@@ -49,7 +49,7 @@ class WritingEnv(TextCollabEnv):
     """
 
     reward_max: ClassVar[float] = 3.0
-    spec: ClassVar[WritingRewardSpec]
+    spec: WritingRewardSpec  # a class default; an instance may shadow it (arxiv's length_band)
     #: Folder of the bundled splits under ``data/``.
     bundled_name: ClassVar[str]
     #: Accepted names of the source-text column, in order of preference.

@@ -203,8 +203,8 @@ def _build_index() -> None:
     _SINGLE.update({w: frozenset(c) for w, c in singles.items()})
     by_first: dict[str, list[tuple[frozenset[str], str, frozenset[str]]]] = {}
     for words, categories in phrases.items():
-        entry = (frozenset(words[1:]), f" {' '.join(words)} ", frozenset(categories))
-        by_first.setdefault(words[0], []).append(entry)
+        phrase = (frozenset(words[1:]), f" {' '.join(words)} ", frozenset(categories))
+        by_first.setdefault(words[0], []).append(phrase)
     _PHRASES.update({first: tuple(entries) for first, entries in by_first.items()})
     _SINGLE_KEYS.update(_SINGLE)
     _PHRASE_KEYS.update(_PHRASES)

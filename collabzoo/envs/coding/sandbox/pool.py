@@ -22,6 +22,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from collabzoo.envs.coding.sandbox import server as _server_module
 
@@ -290,13 +291,20 @@ class _Server:
             self.close()
             raise
 
+    def _pipe(self, name: str) -> Any:
+        stream = getattr(self.proc, name)
+        if stream is None:  # Popen was given stdin/stdout/stderr=PIPE: never None here
+            raise ConnectionError(f"sandbox server has no {name} pipe")
+        return stream
+
     def send(self, obj: object) -> None:
         data = json.dumps(obj).encode()
-        self.proc.stdin.write(struct.pack(">Q", len(data)) + data)
-        self.proc.stdin.flush()
+        stdin = self._pipe("stdin")
+        stdin.write(struct.pack(">Q", len(data)) + data)
+        stdin.flush()
 
     def receive(self, timeout: float) -> dict:
-        fd = self.proc.stdout.fileno()
+        fd = self._pipe("stdout").fileno()
         head = self._read_exactly(fd, 8, time.monotonic() + timeout)
         (n,) = struct.unpack(">Q", head)
         return json.loads(self._read_exactly(fd, n, time.monotonic() + timeout))
@@ -309,7 +317,8 @@ class _Server:
                 raise TimeoutError("sandbox server did not answer in time")
             chunk = os.read(fd, n - len(buf))
             if not chunk:
-                err = self.proc.stderr.read1(4000).decode(errors="replace") if self.dead() else ""
+                err = (self._pipe("stderr").read1(4000).decode(errors="replace")
+                       if self.dead() else "")
                 raise ConnectionError(f"sandbox server exited: {err.strip()}")
             buf += chunk
         return bytes(buf)
@@ -325,6 +334,8 @@ class _Server:
                 self.proc.kill()
         self.proc.wait()
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if f is None:
+                continue
             try:
                 f.close()
             except OSError:

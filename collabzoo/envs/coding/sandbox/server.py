@@ -24,6 +24,7 @@ import sys
 import time
 import types
 from collections.abc import Iterable
+from typing import Any
 
 #: Modules loaded in the server before it forks, so that a candidate importing them pays
 #: nothing (they are what HumanEval-style code imports).
@@ -145,7 +146,7 @@ class _ServerState:  # pragma: no cover - runs in the server process
             os.mkdir(d, 0o700)
             if self.uid is not None:
                 os.chown(d, self.uid, self.uid)
-        compiled = []
+        compiled: list[tuple[Any, Any, str]] = []  # (setup code, test code, source)
         for setup, source in tests:
             try:
                 compiled.append((compile(setup, "<test-setup>", "exec"),

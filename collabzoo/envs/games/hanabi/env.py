@@ -179,7 +179,7 @@ def parse_move(text: str) -> Move | None:
 class HanabiEnv(AECEnv):
     """Hanabi as a PettingZoo ``AECEnv`` with text observations and actions (module docstring)."""
 
-    metadata: ClassVar[dict[str, Any]] = {
+    metadata: dict[str, Any] = {  # an instance narrows answer_tokens to its players
         "name": "hanabi_v1",
         "render_modes": ["ansi"],
         "is_parallelizable": False,
@@ -233,7 +233,7 @@ class HanabiEnv(AECEnv):
         self._moves_by_text: dict[str, Move] = {t: m for m, t in self._texts.items()}
         self._np_random: Any = None
         self.game: HanabiGame | None = None
-        self.agents = []
+        self.agents: list[str] = []
         self.moves = 0
 
     def __deepcopy__(self, memo: dict[int, Any]) -> HanabiEnv:
