@@ -691,6 +691,24 @@ def test_sample_together_trims_each_policy_to_its_own_length():
     assert s0.completion_ids[1, 2] == policies[0].pad_token_id
 
 
+def test_the_pipeline_differs_only_in_which_adapter_each_row_runs():
+    """sample and sample_together are one pipeline: one policy's rows routed as a block of
+    its adapter (sample_together's strategy) give what its adapter made active gives."""
+    from collabzoo.agents.sampling import AdapterBlocks, OneAdapter, sample_policies
+
+    policies = _two_random_adapters()
+    policy, prompts = policies[1], PROMPTS[:2]
+    for sampling in (SamplingConfig(max_new_tokens=8, temperature=0.0), SAMPLING):
+        own = sample_policies([policy], [prompts], 3, sampling, OneAdapter(policy))[0]
+        policies[0].sample(["q"], 1, sampling)  # leaves the other adapter active
+        blocks = AdapterBlocks(policy.model, [(policy.adapter_name, len(prompts))])
+        routed = sample_policies([policy], [prompts], 3, sampling, blocks)[0]
+        assert routed.texts == own.texts
+        for field in ("prompt_ids", "prompt_mask", "completion_ids", "completion_mask"):
+            torch.testing.assert_close(getattr(routed, field), getattr(own, field), atol=0,
+                                       rtol=0)
+
+
 def test_sample_together_declines_what_it_cannot_share():
     a, b = _two_random_adapters()
     full = load_policy("tiny", device="cpu")

@@ -3,22 +3,17 @@
 Build one with :func:`collabzoo.agents.load_policy` (or :func:`~collabzoo.agents.load_policies`
 for N agents sharing one frozen base model); the constructor takes an already loaded model.
 
-- **Sampling** (:meth:`HFPolicy.sample`): all B prompts x n samples in ONE ``generate`` call
-  (left padding, KV cache). Row ``i * n + j`` is sample j of prompt i. A completion ends at
-  the first EOS token or stop string; the mask is 1 up to and including that token, 0 after
-  it, and ids after it are the pad id. ``texts`` are cut at EOS and BEFORE the stop string
-  (the stop string itself is not part of the text, as in OpenAI-compatible APIs). Only the
-  completion's own text is searched for stop strings, never text straddling the prompt.
-  With n > 1 the B distinct prompts (all but their last column) are prefilled once and the
-  KV cache repeated to the N rows before ``generate`` (see *Prompt sharing* below).
-  Sampling itself is inverse-CDF (:class:`InverseCdfSampler`: one uniform per row against
-  the cumulative probabilities) run as the last logits processor of a greedy ``generate``,
-  instead of transformers' ``do_sample=True``, whose ``torch.multinomial(probs, 1)`` draws one
-  exponential random number per vocabulary entry: on one CPU thread 0.70 ms vs 0.10 ms per
-  step for 32 rows x 1,005 tokens (15% of a decode step of ``tiny``) and 38 ms vs 14 ms for
-  32 x 49,152 (SmolLM2). Same distribution up to float64 rounding of the running sum (tested,
-  also for a 1e-9 token late in 50,000); temperature, top-k and top-p are transformers' own
-  warpers, applied first.
+- **Sampling** (:meth:`HFPolicy.sample`, :meth:`HFPolicy.sample_together`): one pipeline,
+  :mod:`collabzoo.agents.sampling` (encode -> shared prefill -> one ``generate`` -> EOS mask
+  -> texts), for one policy or several LoRA adapters of one base model; all B prompts x n
+  samples in ONE ``generate`` call (left padding, KV cache). Row ``i * n + j`` is sample j of
+  prompt i. A completion ends at the first EOS token or stop string; the mask is 1 up to and
+  including that token, 0 after it, and ids after it are the pad id. ``texts`` are cut at
+  EOS and BEFORE the stop string (the stop string itself is not part of the text, as in
+  OpenAI-compatible APIs). Only the completion's own text is searched for stop strings,
+  never text straddling the prompt. Sampling is inverse-CDF
+  (:class:`~collabzoo.agents.sampling.InverseCdfSampler`: one uniform per row, not one
+  random number per vocabulary entry) in a greedy ``generate``.
 - **Log-probabilities** (:meth:`HFPolicy.log_probs`): one forward over prompt + completion
   with ``logits_to_keep`` (no logits for prompt positions) and the same position ids as
   generation used; then the chosen token's logit minus ``logsumexp``, a few rows at a time
@@ -60,6 +55,15 @@ import torch
 
 from collabzoo.agents import hf_internals
 from collabzoo.agents.base import Samples, SamplingConfig
+from collabzoo.agents.sampling import (
+    AdapterBlocks,
+    InverseCdfSampler,
+    OneAdapter,
+    completion_mask,
+    last_positions,
+    positions,
+    sample_policies,
+)
 
 __all__ = ["HFPolicy", "InverseCdfSampler", "completion_mask", "selective_log_softmax"]
 
@@ -97,78 +101,6 @@ def selective_log_softmax(
     if not out:
         return logits.new_zeros((0, t), dtype=torch.float32)
     return torch.cat(out, dim=0)
-
-
-def completion_mask(completion_ids: torch.Tensor, eos_token_ids: Sequence[int]) -> torch.Tensor:
-    """(N, T) int64 mask: 1 up to and including the first EOS token of each row, 0 after it.
-
-    >>> completion_mask(torch.tensor([[5, 2, 7, 2], [5, 6, 7, 8]]), [2]).tolist()
-    [[1, 1, 0, 0], [1, 1, 1, 1]]
-    """
-    eos = torch.tensor(
-        list(eos_token_ids), dtype=completion_ids.dtype, device=completion_ids.device
-    )
-    is_eos = torch.isin(completion_ids, eos).long()
-    eos_before = is_eos.cumsum(-1) - is_eos  # EOS tokens strictly before each position
-    return (eos_before == 0).long()
-
-
-class InverseCdfSampler:
-    """Logits processor that samples the next token and leaves only it finite (score 0, all
-    others ``-inf``), so that a greedy ``generate`` emits a sample of the tempered, top-k and
-    top-p filtered distribution.
-
-    Inverse-CDF: per row one uniform ``u`` in [0, 1), the token is the first whose cumulative
-    probability exceeds ``u x total``; a zero-probability token (filtered by top-k/top-p) has
-    an empty interval and can never be drawn. It draws from the global torch RNG (or the
-    ``_seeded`` fork around ``generate``), B numbers per step instead of B x V.
-    """
-
-    def __init__(self, sampling: SamplingConfig) -> None:
-        from transformers import (
-            LogitsProcessorList,
-            TemperatureLogitsWarper,
-            TopKLogitsWarper,
-            TopPLogitsWarper,
-        )
-
-        warpers = []
-        if sampling.temperature != 1.0:
-            warpers.append(TemperatureLogitsWarper(sampling.temperature))
-        if sampling.top_k:
-            warpers.append(TopKLogitsWarper(sampling.top_k))
-        if sampling.top_p < 1.0:
-            warpers.append(TopPLogitsWarper(sampling.top_p))
-        self.warpers = LogitsProcessorList(warpers)
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        scores = self.warpers(input_ids, scores)
-        # the running sum in float64: in float32 its steps near 1 are 6e-8 wide, so that
-        # tokens rarer than that after the first half of the mass could never be drawn
-        # (at 49k-150k tokens ~1e-4 of the mass); float64 leaves ~1e-16
-        cdf = torch.softmax(scores.float(), dim=-1).double().cumsum_(dim=-1)  # (B, V)
-        total = cdf[:, -1:].contiguous()  # (B, 1), 1 up to rounding
-        u = torch.rand(total.shape, dtype=cdf.dtype, device=cdf.device) * total
-        token = torch.searchsorted(cdf, u, right=True)  # (B, 1)
-        # u x total can round up to total: never past the last token of positive probability
-        last = torch.searchsorted(cdf, total, right=False)
-        # (a NaN row, from a diverged model, would index past the vocabulary: clamp, so that
-        # the NaN surfaces in the loss, where the trainer skips and counts it)
-        token = torch.minimum(token, last).clamp_(max=cdf.shape[-1] - 1)
-        out = torch.full_like(scores, float("-inf"))
-        return out.scatter_(1, token, 0.0)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int | None, device: torch.device) -> Iterator[None]:
-    """Run the block with the global torch RNG seeded to ``seed``, then restore it."""
-    if seed is None:
-        yield
-        return
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 class HFPolicy:
@@ -289,52 +221,20 @@ class HFPolicy:
             enable_thinking=self.enable_thinking,
         )
 
-    @torch.no_grad()
     def sample(
         self, prompts: list[str], n: int = 1, sampling: SamplingConfig | None = None
     ) -> Samples:
-        """Sample ``n`` completions of every prompt in one batched ``generate`` call.
+        """Sample ``n`` completions of every prompt in one batched ``generate`` call
+        (:func:`~collabzoo.agents.sampling.sample_policies`).
 
         Returns:
             :class:`Samples` with N = len(prompts) * n rows (row ``i * n + j``), tensors on
             this policy's device; ``extra["adapter_name"]`` names the adapter that sampled.
         """
         sampling = sampling if sampling is not None else self.sampling
-        _check_sampling(n, sampling)
-        device = self.device
-        unique_ids, unique_mask = self._encode(prompts)  # (B, P)
-        unique_ids, unique_mask = unique_ids.to(device), unique_mask.to(device)
-        prompt_ids = unique_ids.repeat_interleave(n, dim=0)  # (N, P)
-        prompt_mask = unique_mask.repeat_interleave(n, dim=0)  # (N, P)
-        if len(prompts) == 0:
-            empty = torch.zeros((0, 0), dtype=torch.long, device=device)
-            return Samples([], prompt_ids, prompt_mask, empty, empty.clone(), self._extra())
-
-        gen_kwargs: dict[str, Any] = {}
-        with torch.inference_mode():  # see _generated
-            if self.share_prompts and n > 1:
-                with self._adapter_active():
-                    cache = _shared_prefill(self.model, unique_ids, unique_mask, n,
-                                            sampling.max_new_tokens)
-                if cache is not None:
-                    gen_kwargs[hf_internals.cache_kwarg()] = cache
-            gen_kwargs.update(_sampling_kwargs(self.tokenizer, sampling, prompt_ids.shape[1]),
-                              logits_to_keep=_last_positions(1, device))
-            with self._adapter_active(), _seeded(sampling.seed, device):
-                out = self.model.generate(
-                    input_ids=prompt_ids,
-                    attention_mask=prompt_mask,
-                    generation_config=self._generation_config(sampling),
-                    **gen_kwargs,
-                )
-        completion_ids = _generated(out, prompt_ids.shape[1])  # (N, T)
-        mask = completion_mask(completion_ids, self.eos_token_ids)  # (N, T)
-        texts = self._texts(completion_ids, mask, sampling.stop_strings)  # cuts mask in place
-        completion_ids[mask == 0] = self.pad_token_id
-        return Samples(texts, prompt_ids, prompt_mask, completion_ids, mask, self._extra())
+        return sample_policies([self], [prompts], n, sampling, OneAdapter(self))[0]
 
     @classmethod
-    @torch.no_grad()
     def sample_together(
         cls,
         policies: Sequence[HFPolicy],
@@ -346,13 +246,12 @@ class HFPolicy:
 
         The policies must be LoRA adapters of one shared PeftModel (``load_policies(...,
         lora=...)``); each row runs its own policy's adapter (rows grouped by policy,
-        :func:`hf_internals.adapter_row_blocks`; else peft's mixed-adapter batch), so the
-        base weights are read once per generated token for every agent instead of once per
-        agent. Each policy formats and encodes its own prompts; the returned Samples of
-        policy k are what ``policies[k].sample(prompts[k], n, sampling)`` returns (same
-        shapes: its own prompt padding and completion length), drawn from the same
-        distribution; with a seed, from one random stream for all rows (other numbers than
-        per-policy calls).
+        :class:`~collabzoo.agents.sampling.AdapterBlocks`), so the base weights are read once
+        per generated token for every agent instead of once per agent. Each policy formats
+        and encodes its own prompts; the returned Samples of policy k are what
+        ``policies[k].sample(prompts[k], n, sampling)`` returns (same shapes: its own prompt
+        padding and completion length), drawn from the same distribution; with a seed, from
+        one random stream for all rows (other numbers than per-policy calls).
 
         Returns:
             One Samples per policy, or None (nothing was generated) when the policies cannot
@@ -365,55 +264,9 @@ class HFPolicy:
             return None
         first = policies[0]
         sampling = sampling if sampling is not None else first.sampling
-        _check_sampling(n, sampling)
-        device = first.device
-        encoded = [policy._encode(list(texts)) for policy, texts in zip(policies, prompts, strict=True)]
-        width = max(ids.shape[1] for ids, _ in encoded)
-        unique_ids = torch.cat([_left_pad(ids, width, first.pad_token_id) for ids, _ in encoded])
-        unique_mask = torch.cat([_left_pad(mask, width, 0) for _, mask in encoded])
-        unique_ids, unique_mask = unique_ids.to(device), unique_mask.to(device)
-        # rows are grouped by policy: one block of rows per adapter
-        blocks = [(policy.adapter_name, len(ids)) for policy, (ids, _) in
-                  zip(policies, encoded, strict=True)]
-        prompt_ids = unique_ids.repeat_interleave(n, dim=0)  # (N, P)
-        prompt_mask = unique_mask.repeat_interleave(n, dim=0)
-
-        gen_kwargs: dict[str, Any] = {}
-        with torch.inference_mode():  # see _generated
-            if all(policy.share_prompts for policy in policies) and n > 1:
-                with _adapters_by_row(first.model, blocks) as adapter_kwargs:
-                    cache = _shared_prefill(first.model, unique_ids, unique_mask, n,
-                                            sampling.max_new_tokens, **adapter_kwargs)
-                if cache is not None:
-                    gen_kwargs[hf_internals.cache_kwarg()] = cache
-            gen_kwargs.update(_sampling_kwargs(first.tokenizer, sampling, width),
-                              logits_to_keep=_last_positions(1, device))
-            row_blocks = [(name, rows * n) for name, rows in blocks]
-            with _adapters_by_row(first.model, row_blocks) as adapter_kwargs, \
-                    _seeded(sampling.seed, device):
-                out = first.model.generate(
-                    input_ids=prompt_ids,
-                    attention_mask=prompt_mask,
-                    generation_config=first._generation_config(sampling),
-                    **adapter_kwargs,
-                    **gen_kwargs,
-                )
-        completion_ids = _generated(out, width)  # (N, T) over every policy's rows
-        mask = completion_mask(completion_ids, first.eos_token_ids)
-        results, start = [], 0
-        for policy, (ids, _) in zip(policies, encoded, strict=True):
-            rows = slice(start, start + len(ids) * n)
-            start = rows.stop
-            # the length this policy's own generate would have run to: its longest row
-            t = max(1, int(mask[rows].sum(dim=1).max()))
-            own_ids = completion_ids[rows, :t].clone()
-            own_mask = mask[rows, :t].clone()
-            texts = policy._texts(own_ids, own_mask, sampling.stop_strings)  # cuts own_mask
-            own_ids[own_mask == 0] = policy.pad_token_id
-            p = ids.shape[1]
-            results.append(Samples(texts, prompt_ids[rows, width - p:], prompt_mask[rows, width - p:],
-                                   own_ids, own_mask, policy._extra()))
-        return results
+        blocks = [(str(policy.adapter_name), len(texts))
+                  for policy, texts in zip(policies, prompts, strict=True)]
+        return sample_policies(policies, prompts, n, sampling, AdapterBlocks(first.model, blocks))
 
     def log_probs(self, samples: Samples, *, reference: bool = False) -> torch.Tensor:
         """(N, T) float32 log-probability of each completion token, under gradient.
@@ -464,11 +317,11 @@ class HFPolicy:
         if not texts:
             return torch.zeros((0, self.model.config.get_text_config().hidden_size))
         ids, mask = self._encode(texts)  # (N, P) left-padded: the last column is the last token
-        _, positions = _positions(mask, 0)
+        _, position_ids = positions(mask, 0)
         device = self.device
         with hf_internals.adapters_disabled(self.model):
             out = self.model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                             position_ids=positions.to(device), output_hidden_states=True,
+                             position_ids=position_ids.to(device), output_hidden_states=True,
                              use_cache=False)
         return out.hidden_states[-1][:, -1].float().cpu()
 
@@ -575,68 +428,12 @@ class HFPolicy:
                 mask[i, width - len(r) :] = 1
         return ids, mask
 
-    def _generation_config(self, sampling: SamplingConfig) -> Any:
-        from transformers import GenerationConfig
-
-        kwargs: dict[str, Any] = dict(
-            max_new_tokens=sampling.max_new_tokens,
-            eos_token_id=list(self.eos_token_ids),
-            pad_token_id=self.pad_token_id,
-            use_cache=True,
-            num_beams=1,
-            # a hub generation_config must not add penalties the policy gradient does not see
-            repetition_penalty=1.0,
-            no_repeat_ngram_size=0,
-            min_length=0,
-        )
-        # sampled or greedy, generate runs greedy: a sampled call draws its token in the
-        # InverseCdfSampler processor (see the module docstring), which leaves only that
-        # token finite, so generate's argmax returns the draw
-        kwargs.update(do_sample=False, top_k=None, top_p=None, temperature=None)
-        return GenerationConfig(**kwargs)
-
-    def _texts(
-        self, completion_ids: torch.Tensor, mask: torch.Tensor, stop_strings: Sequence[str]
-    ) -> list[str]:
-        """Decode each row up to its EOS; cut at the first stop string (text and mask)."""
-        decode = self.tokenizer.decode
-        texts = []
-        for i in range(completion_ids.shape[0]):
-            length = int(mask[i].sum())
-            ids = completion_ids[i, :length].tolist()
-            text = decode(ids, skip_special_tokens=True)
-            if stop_strings:
-                cut = _first_stop(text, stop_strings)
-                if cut is not None:
-                    # the shortest prefix of tokens whose text holds a stop string
-                    lo, hi = 1, length
-                    while lo < hi:
-                        mid = (lo + hi) // 2
-                        if (
-                            _first_stop(decode(ids[:mid], skip_special_tokens=True), stop_strings)
-                            is None
-                        ):
-                            lo = mid + 1
-                        else:
-                            hi = mid
-                    mask[i, lo:] = 0
-                    text = text[:cut]
-            texts.append(text)
-        return texts
-
     @contextlib.contextmanager
     def _adapter_active(self) -> Iterator[None]:
         """Make this policy's adapter the active one of a shared PeftModel."""
         if self.adapter_name is not None:
             hf_internals.activate_adapter(self.model, self.adapter_name)
         yield
-
-
-def _positions(prompt_mask: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, P+t) attention mask of prompt + ``t`` completion tokens and the position ids
-    generate() uses with left padding (counted over real tokens; 1 on padding)."""
-    attention = torch.cat([prompt_mask, prompt_mask.new_ones((prompt_mask.shape[0], t))], dim=1)
-    return attention, (attention.cumsum(-1) - 1).masked_fill(attention == 0, 1)
 
 
 def _completion_log_probs(
@@ -666,29 +463,6 @@ def _completion_log_probs(
     return _full_log_probs(model, prompt_ids, prompt_mask, completion_ids)
 
 
-def _check_sampling(n: int, sampling: SamplingConfig) -> None:
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if sampling.max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {sampling.max_new_tokens}")
-
-
-def _sampling_kwargs(tokenizer: Any, sampling: SamplingConfig, prompt_width: int) -> dict[str, Any]:
-    """``generate`` arguments of ``sampling``: the stop-string criterion (completion text
-    only) and, unless greedy, the :class:`InverseCdfSampler` processor."""
-    kwargs: dict[str, Any] = {}
-    if sampling.stop_strings:
-        from transformers import StoppingCriteriaList
-
-        stop = _StopStrings(tokenizer, sampling.stop_strings, prompt_width)
-        kwargs["stopping_criteria"] = StoppingCriteriaList([stop])
-    if not sampling.greedy:
-        from transformers import LogitsProcessorList
-
-        kwargs["logits_processor"] = LogitsProcessorList([InverseCdfSampler(sampling)])
-    return kwargs
-
-
 def _can_sample_together(policies: Sequence[Any]) -> bool:
     """Whether ``HFPolicy.sample_together`` can run ``policies`` in one generate call."""
     if len(policies) < 2 or not all(isinstance(p, HFPolicy) for p in policies):
@@ -706,74 +480,6 @@ def _can_sample_together(policies: Sequence[Any]) -> bool:
     )
 
 
-@contextlib.contextmanager
-def _adapters_by_row(model: Any, blocks: list[tuple[str, int]]) -> Iterator[dict[str, Any]]:
-    """Run ``model`` with one LoRA adapter per block of rows (``blocks``: (adapter, rows) in
-    row order). Yields the forward/generate keyword arguments that complete it: none where
-    :func:`hf_internals.adapter_row_blocks` runs the blocks, else peft's ``adapter_names``
-    (one name per row)."""
-    with hf_internals.adapter_row_blocks(model, blocks) as blocked:
-        yield {} if blocked else {"adapter_names": [name for name, rows in blocks
-                                                    for _ in range(rows)]}
-
-
-def _generated(out: torch.Tensor, prompt_width: int) -> torch.Tensor:
-    """The completion columns of ``generate``'s output, as a normal tensor.
-
-    Prefill and ``generate`` run under ``torch.inference_mode`` rather than ``no_grad``: no
-    version counters or autograd metadata on the tensors they create, which saves per-operator
-    time where a decode step is many small operators (sampling 8 prompts x 4 of the project's
-    tiny model, 32 tokens: 0.085-0.094 s against 0.095-0.111 s under ``no_grad``). Its
-    tensors cannot be saved for backward, and the loss pass embeds the completion ids under
-    autograd: the copy made here, outside inference mode, is a normal tensor.
-    """
-    return out[:, prompt_width:].clone()
-
-
-def _left_pad(rows: torch.Tensor, width: int, value: int) -> torch.Tensor:
-    """(B, P) -> (B, width): ``value`` columns added on the left."""
-    return torch.nn.functional.pad(rows, (width - rows.shape[1], 0), value=value)
-
-
-def _last_positions(t: int, device: torch.device) -> torch.Tensor:
-    """``logits_to_keep`` for the last ``t`` positions, as an index tensor (the documented
-    1-D form) rather than the int ``t``.
-
-    With an int, transformers slices the hidden states, a strided (B, t, H) view when the
-    sequence is longer than t, and outside autograd torch's ``matmul`` does not fold such a
-    view into one (B*t, H) matrix: it expands the LM head's weight to (B, H, V) and copies it
-    for a batched product (16 SmolLM2 rows: 906 MB in bfloat16 at every prefill, which set
-    the peak memory of a LoRA training run). An index tensor gathers the t positions into a
-    contiguous block first (B x t x H values), and the product is one matmul.
-    """
-    return torch.arange(-t, 0, device=device)
-
-
-def _shared_prefill(model: Any, unique_ids: torch.Tensor, unique_mask: torch.Tensor, n: int,
-                    new_tokens: int, **forward_kwargs: Any) -> Any:
-    """The KV cache of all but the last column of the B distinct prompts, repeated to the
-    N = B * n rows, for ``generate`` (which then runs the last prompt column and samples),
-    with room to grow in place by the ``new_tokens`` to generate; None when the model's
-    cache cannot be repeated over rows. ``forward_kwargs`` go to the forward (peft's
-    ``adapter_names``: one name per distinct prompt)."""
-    p = unique_ids.shape[1]
-    if p < 2 or not hf_internals.prompt_sharing_supported(model):
-        return None
-    _, positions = _positions(unique_mask[:, :-1], 0)
-    out = model(
-        input_ids=unique_ids[:, :-1],
-        attention_mask=unique_mask[:, :-1],
-        position_ids=positions,
-        logits_to_keep=_last_positions(1, unique_ids.device),
-        use_cache=True,
-        **forward_kwargs,
-    )
-    cache = hf_internals.output_cache(out)
-    if not hf_internals.shareable_cache(model, cache, len(unique_ids), p - 1):
-        return None
-    return hf_internals.grow_in_place(hf_internals.repeat_cache_rows(cache, n), new_tokens + 1)
-
-
 def _full_log_probs(
     model: Any, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor
 ) -> torch.Tensor:
@@ -781,12 +487,12 @@ def _full_log_probs(
     t = completion_ids.shape[1]
     # the last completion token predicts nothing we need
     input_ids = torch.cat([prompt_ids, completion_ids[:, :-1]], dim=1)  # (N, P+T-1)
-    attention, position_ids = _positions(prompt_mask, t - 1)
+    attention, position_ids = positions(prompt_mask, t - 1)
     logits = model(
         input_ids=input_ids,
         attention_mask=attention,
         position_ids=position_ids,
-        logits_to_keep=_last_positions(t, input_ids.device),
+        logits_to_keep=last_positions(t, input_ids.device),
         use_cache=False,
     ).logits  # (N, T, V)
     return selective_log_softmax(logits, completion_ids)
@@ -810,13 +516,13 @@ def _shared_prompt_log_probs(
     that matters) when the model's cache is not a plain per-layer key/value cache.
     """
     p, t = unique_ids.shape[1], completion_ids.shape[1]
-    attention, position_ids = _positions(prompt_mask, t - 1)  # (N, P+T-1)
-    _, unique_positions = _positions(unique_mask, 0)
+    attention, position_ids = positions(prompt_mask, t - 1)  # (N, P+T-1)
+    _, unique_positions = positions(unique_mask, 0)
     out = model(
         input_ids=unique_ids,
         attention_mask=unique_mask,
         position_ids=unique_positions,
-        logits_to_keep=_last_positions(1, unique_ids.device),
+        logits_to_keep=last_positions(1, unique_ids.device),
         use_cache=True,
     )
     cache = hf_internals.output_cache(out)
@@ -835,31 +541,3 @@ def _shared_prompt_log_probs(
         **{hf_internals.cache_kwarg(): cache},
     ).logits  # (N, T-1, V)
     return torch.cat([first, selective_log_softmax(logits, completion_ids[:, 1:])], dim=1)
-
-
-class _StopStrings:
-    """Stopping criterion: a row is done once its COMPLETION text holds a stop string.
-
-    Unlike transformers' ``stop_strings``, text that straddles the prompt never matches, so
-    stopping agrees with the cut :meth:`HFPolicy._texts` makes afterwards. Each step decodes
-    only the last few tokens: a byte-level token holds at least one byte, so a stop string of
-    L characters (at most 4L bytes) lies within the last 4L + 1 tokens.
-    """
-
-    def __init__(self, tokenizer: Any, stop_strings: Sequence[str], prompt_length: int) -> None:
-        self.tokenizer = tokenizer
-        self.stop_strings = [s for s in stop_strings if s]
-        self.prompt_length = prompt_length
-        self.window = 4 * max((len(s) for s in self.stop_strings), default=0) + 1
-
-    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        tail = input_ids[:, self.prompt_length :][:, -self.window :]
-        texts = self.tokenizer.batch_decode(tail, skip_special_tokens=True)
-        done = [any(s in text for s in self.stop_strings) for text in texts]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
-def _first_stop(text: str, stop_strings: Sequence[str]) -> int | None:
-    """Index of the earliest occurrence of any stop string in ``text``, or None."""
-    found = [i for i in (text.find(s) for s in stop_strings if s) if i >= 0]
-    return min(found) if found else None

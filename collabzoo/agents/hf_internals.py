@@ -1,7 +1,8 @@
 """Everything collabzoo uses of transformers' and peft's internals, in one module.
 
-:mod:`collabzoo.agents.hf` (policy logic) calls only the functions here when it needs more
-than the documented ``from_pretrained`` / ``forward`` / ``generate`` API. Each function
+:mod:`collabzoo.agents.hf` (policy logic) and :mod:`collabzoo.agents.sampling` (its sampling
+pipeline) call only the functions here when they need more than the documented
+``from_pretrained`` / ``forward`` / ``generate`` API. Each function
 checks that the internal it relies on exists (a feature check, which is a version guard that
 also holds for backports) and has a fallback when it does not:
 
@@ -146,8 +147,8 @@ def grow_in_place(cache: Any, reserve: int) -> Any:
     """Let a :func:`shareable_cache` grow without copying itself at every generated token.
 
     transformers' ``DynamicLayer.update`` concatenates each new key/value onto the whole
-    cache: a copy of every layer's cache per token (18% of SmolLM2's decode time with a
-    ~470-token prompt, bf16, 8 rows). Each layer becomes a :func:`_growing_layer` instead,
+    cache: a copy of every layer's cache per token (a large part of a decode step once the
+    prompt is a few hundred tokens long). Each layer becomes a :func:`_growing_layer` instead,
     whose keys/values are views of buffers with room for ``reserve`` more tokens (the
     generation budget), written in place; the values are the same. A transformers without
     ``DynamicLayer`` leaves the cache as it is.
@@ -239,10 +240,8 @@ def own_memory(tensors: Iterable[torch.Tensor]) -> int:
     so the parameters of a freshly loaded model are pages of the file. The first in-place write
     to each page (the optimizer's first step of a fully trained policy, which is why
     :class:`~collabzoo.agents.hf.HFPolicy` calls this on the parameters it trains) takes a
-    copy-on-write fault per 4 KiB page: measured on SmolLM2-135M (540 MB fp32, 2 threads)
-    2.1 s for the first in-place pass over the parameters against 0.18 s to copy them and
-    0.04 s per later pass (the first AdamW step of a SmolLM2 agent: 2.3 s, later ones 0.1 s).
-    Frozen weights (a LoRA policy's shared base) are only read and stay mapped. Linux only (the
+    copy-on-write fault per 4 KiB page, which makes the first optimizer step many times
+    slower than copying the weights once up front (the figures: the docs). Frozen weights (a LoRA policy's shared base) are only read and stay mapped. Linux only (the
     mappings are read from ``/proc/self/maps``); elsewhere nothing is copied."""
     ranges = _file_mappings()
     if not ranges:
@@ -356,9 +355,8 @@ def adapter_row_blocks(model: Any, blocks: list[tuple[str, int]]) -> Iterator[bo
     assignment. Rows grouped by agent need none of that: here each ``lora.Linear`` runs the
     base layer once for all rows, then each adapter on a slice of rows (a view), added in
     place into the slice of the output. Same arithmetic, same dtypes (the input cast to the
-    adapter's dtype, the sum to the output's). One SmolLM2-135M decode step at 16 rows
-    (2 adapters, bfloat16, 2 threads): 135-157 ms, vs 186-198 ms through ``adapter_names``
-    and 104-112 ms for the base alone.
+    adapter's dtype, the sum to the output's), and a decode step closer to the base model's
+    own time than through ``adapter_names`` (the figures: the docs).
 
     Inference only (the output is written in place: under autograd it raises). Declines
     unless every tuner layer is a plain, unmerged, enabled ``peft.tuners.lora.layer.Linear``

@@ -62,9 +62,12 @@ from collabzoo.agents.hf_internals import quiet_peft
 __all__ = [
     "LoraSettings",
     "ModelUnavailableError",
+    "bf16_is_faster",
     "build_tiny",
     "cache_dir",
     "convert_gguf",
+    "cpu_bf16_is_faster",
+    "cpu_bf16_kind",
     "cpu_has_native_bf16",
     "load_policies",
     "load_policy",
@@ -381,25 +384,64 @@ _DTYPES = {
 }
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 matmuls natively (AVX-512-BF16 or AMX).
+def cpu_bf16_kind() -> str:
+    """How this CPU computes bfloat16 matmuls: ``"amx"`` (AMX tiles), ``"avx512_bf16"``
+    (AVX-512-BF16 dot products, no AMX) or ``"emulated"`` (neither: torch converts to float32
+    and back around every operation).
 
-    Without either, torch emulates bfloat16 on the CPU, many times slower than float32 (the
-    README's "dtype" paragraph has the measured figures).
-    torch exposes the check only privately: a torch without it counts as "no" (float32).
-    ``COLLABZOO_CPU_BF16=1`` or ``=0`` overrides the detection (the test suite sets 0, so
-    that its numbers do not depend on the host).
+    Detected with torch's ``torch.cpu._is_amx_tile_supported()`` /
+    ``_is_avx512_bf16_supported()`` (the checks oneDNN's kernel choice follows; they also
+    require that the OS lets the process use AMX). torch exposes them only privately: a torch
+    without them counts as ``"emulated"``.
     """
+
+    def check(name: str) -> bool:
+        return bool(getattr(torch.cpu, name, lambda: False)())
+
+    if check("_is_amx_tile_supported"):
+        return "amx"
+    if check("_is_avx512_bf16_supported"):
+        return "avx512_bf16"
+    return "emulated"
+
+
+def _cpu_bf16_forced() -> bool | None:
+    """``COLLABZOO_CPU_BF16=1`` -> True, ``=0`` -> False, unset (or anything else) -> None."""
     forced = os.environ.get("COLLABZOO_CPU_BF16")
-    if forced in ("0", "1"):
-        return forced == "1"
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+    return forced == "1" if forced in ("0", "1") else None
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512-BF16 or AMX), not emulated.
+
+    Native is not the same as faster: see :func:`cpu_bf16_is_faster`, which ``dtype="auto"``
+    follows. ``COLLABZOO_CPU_BF16=1`` or ``=0`` overrides the detection (the test suite sets 0,
+    so that its numbers do not depend on the host).
+    """
+    forced = _cpu_bf16_forced()
+    return forced if forced is not None else cpu_bf16_kind() != "emulated"
+
+
+def cpu_bf16_is_faster() -> bool:
+    """Whether bfloat16 weights make this CPU's work (prefill, decode and the loss pass) faster
+    than float32: only with AMX.
+
+    With AVX-512-BF16 but no AMX, a bfloat16 matmul beats float32 only at a few rows (a decode
+    step, where reading half the bytes of weights wins) and loses at the tens to hundreds of
+    rows of a prefill or a loss pass, which dominate training; emulated bfloat16 is many times
+    slower everywhere (figures and the command that measures them: ``benchmarks/roofline.py``
+    and the docs). So the rule is the CPU kind, not a timing probe at load: a probe on a
+    shared machine measures the neighbours' load, costs seconds at every start, and would
+    have to guess the mix of row counts the run will have. ``COLLABZOO_CPU_BF16=1`` or ``=0``
+    overrides the rule.
+    """
+    forced = _cpu_bf16_forced()
+    return forced if forced is not None else cpu_bf16_kind() == "amx"
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether bfloat16 is native, so fast, on ``device`` (a CUDA GPU with bf16, or a CPU
-    with :func:`cpu_has_native_bf16`)."""
+    """Whether bfloat16 is native, not emulated, on ``device`` (a CUDA GPU from Ampere on, or a
+    CPU with :func:`cpu_has_native_bf16`)."""
     if device.type == "cuda":
         # is_bf16_supported() counts emulation (pre-Ampere GPUs) and asks the current device;
         # native bf16 tensor cores start at compute capability 8.0 (Ampere)
@@ -409,6 +451,28 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
+def bf16_is_faster(device: torch.device) -> bool:
+    """Whether ``dtype="auto"`` loads bfloat16 on ``device``: a GPU where bf16 is native
+    (:func:`native_bf16`), a CPU where it is faster (:func:`cpu_bf16_is_faster`)."""
+    if device.type == "cpu":
+        return cpu_bf16_is_faster()
+    return native_bf16(device)
+
+
+def _auto_reason(device: torch.device, bf16: bool) -> str:
+    """Why ``dtype="auto"`` chose what it chose, for the one-line announcement."""
+    if device.type == "cpu":
+        if _cpu_bf16_forced() is not None:
+            return f"COLLABZOO_CPU_BF16={int(bf16)}"
+        return {
+            "amx": "AMX computes bfloat16 matmuls",
+            "avx512_bf16": "AVX-512-BF16 without AMX: bfloat16 is slower than float32 for "
+                           "prefill and the loss pass",
+            "emulated": "bfloat16 would be emulated, slowly",
+        }[cpu_bf16_kind()]
+    return "bfloat16 is native" if bf16 else "bfloat16 would be emulated, slowly"
+
+
 @functools.cache
 def _announce(message: str) -> None:
     """Print a setup choice once per process."""
@@ -416,9 +480,9 @@ def _announce(message: str) -> None:
 
 
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """The weights dtype to load: ``"auto"`` is bfloat16 where it is native on ``device``
-    (see :func:`native_bf16`), float32 otherwise (printed once). An explicit bfloat16 where
-    it is not native warns: it runs, many times slower than float32.
+    """The weights dtype to load: ``"auto"`` is bfloat16 where it is the faster one on
+    ``device`` (see :func:`bf16_is_faster`), float32 otherwise (printed once, with why). An
+    explicit bfloat16 where it is emulated warns: it runs, many times slower than float32.
 
     >>> resolve_dtype("float32", torch.device("cpu"))
     torch.float32
@@ -429,12 +493,12 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
         chosen = _DTYPES[dtype]
     else:
         chosen = dtype
-    native = native_bf16(device)
     if chosen is None:
-        chosen = torch.bfloat16 if native else torch.float32
-        why = "bfloat16 is native" if native else "bfloat16 would be emulated, slowly"
-        _announce(f"dtype auto -> {str(chosen).removeprefix('torch.')} on {device.type} ({why})")
-    elif chosen == torch.bfloat16 and not native:
+        bf16 = bf16_is_faster(device)
+        chosen = torch.bfloat16 if bf16 else torch.float32
+        _announce(f"dtype auto -> {str(chosen).removeprefix('torch.')} on {device.type} "
+                  f"({_auto_reason(device, bf16)})")
+    elif chosen == torch.bfloat16 and not native_bf16(device):
         warnings.warn(
             f"dtype bfloat16 on this {device.type} is emulated (no AVX-512-BF16/AMX, or a GPU "
             "without bf16): expect it to run many times slower than float32; dtype='auto' "

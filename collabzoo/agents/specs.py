@@ -287,7 +287,7 @@ def build_agents(
         sampling: Sampling of model-backed agents (``max_new_tokens``, ``temperature``...);
             also gives ``openai`` agents their ``max_tokens``, ``temperature``, ``top_p``
             and ``stop`` unless ``openai_options`` sets them.
-        dtype: Weights dtype of model-backed agents (``auto``: bfloat16 where native).
+        dtype: Weights dtype of model-backed agents (``auto``: bfloat16 where it is faster).
         device: Device of model-backed agents (``None``: cuda if available).
         seed: Seed of model loading (``tiny`` weights), of ``random`` agents without a seed
             and of ``openai`` requests.

