@@ -58,7 +58,7 @@ demo: install
 	    --env-kwargs dataset=bundled split=train $(DEMO_ARGS) --output runs/demo
 
 # The same task with the embedded SmolLM2-135M-Instruct (one frozen base, one LoRA adapter
-# per agent; dtype auto: bfloat16 only where the CPU has it natively). Five steps show the
+# per agent; dtype auto: bfloat16 only where it is faster, a CPU with AMX). Five steps show the
 # real model training, not learning: its reward moves by noise in a CPU's few minutes.
 DEMO_SMOLLM2_ARGS ?= --steps 5 --set batch_size=1 num_generations=4 max_new_tokens=48 \
              micro_batch_size=4 num_threads=1 save_every=2

@@ -119,8 +119,8 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
                    help="sampling temperature (default 0: greedy)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
     p.add_argument("--dtype", default="auto",
-                   help="weights dtype of local models: auto (bfloat16 where native), float32, "
-                   "bfloat16")
+                   help="weights dtype of local models: auto (bfloat16 where it is faster: a "
+                        "GPU with bf16, a CPU with AMX), float32, bfloat16")
     p.add_argument("--device", default=None, help="device of local models (default: cuda if any)")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the key of openai: agents")

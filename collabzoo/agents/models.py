@@ -547,7 +547,7 @@ def load_policy(
         spec: ``"tiny"``, ``"smollm2-135m"``, a registered name, a hub id, a model folder,
             a ``.gguf`` file, or a folder written by :meth:`HFPolicy.save`.
         lora: train a LoRA adapter on a frozen base (``None``: full fine-tuning).
-        dtype: ``"auto"`` (bfloat16 where native on the device, else float32: see
+        dtype: ``"auto"`` (bfloat16 where it is faster on the device, else float32: see
             :func:`resolve_dtype`), ``"float32"`` or ``"bfloat16"`` (or a ``torch.dtype``) of
             the base weights; LoRA weights stay float32.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...; ``None``: cuda if available.

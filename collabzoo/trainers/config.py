@@ -276,9 +276,9 @@ class TrainerConfig:
     dtype: str = field(
         default="auto",
         metadata={"help": (
-            "Weights dtype of a loaded model: ``auto`` (bfloat16 where it is native: "
-            "a CUDA GPU with bf16, a CPU with AVX-512-BF16 or AMX; float32 "
-            "otherwise), ``float32`` or ``bfloat16``."
+            "Weights dtype of a loaded model: ``auto`` (bfloat16 where it is the faster "
+            "dtype: a CUDA GPU with bf16, a CPU with AMX; float32 otherwise, AVX-512-BF16 "
+            "without AMX included), ``float32`` or ``bfloat16``."
         )},
     )
     chat_template: ChatTemplate = field(
