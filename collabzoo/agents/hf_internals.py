@@ -115,9 +115,12 @@ def shareable_cache(model: Any, cache: Any, rows: int, length: int) -> bool:
     (one forward per row) is taken at once next time.
     """
     try:
-        from transformers.cache_utils import DynamicCache, DynamicLayer
-    except ImportError:
-        DynamicCache = DynamicLayer = None  # noqa: N806
+        from transformers import cache_utils
+    except ImportError:  # pragma: no cover - transformers is a requirement of this module
+        cache_utils = None  # type: ignore[assignment]
+    # Any: a transformers without these classes gives None (then no row operations)
+    DynamicCache: Any = getattr(cache_utils, "DynamicCache", None)  # noqa: N806
+    DynamicLayer: Any = getattr(cache_utils, "DynamicLayer", None)  # noqa: N806
     ok = (
         DynamicCache is not None
         and isinstance(cache, DynamicCache)
@@ -161,7 +164,7 @@ def grow_in_place(cache: Any, reserve: int) -> Any:
     for layer in cache.layers:
         if type(layer) is DynamicLayer:
             layer.__class__ = growing
-            layer.collabzoo_reserve = int(reserve)
+            layer.collabzoo_reserve = int(reserve)  # type: ignore[attr-defined]
     return cache
 
 
@@ -195,19 +198,21 @@ def _growing_layer() -> type | None:
                 return super().update(key_states, value_states, *args, **kwargs)
             if not self.is_initialized:
                 self.lazy_initialization(key_states, value_states)
-            length = self.keys.shape[-2] if self.keys.numel() else 0
+            old_keys, old_values = self.keys, self.values
+            assert old_keys is not None and old_values is not None  # initialised above
+            length = old_keys.shape[-2] if old_keys.numel() else 0
             new = length + key_states.shape[-2]
             room = self.collabzoo_room
-            adopted = room is not None and room[2] is self.keys
-            if not adopted or new > room[0].shape[-2]:
+            adopted = room is not None and room[2] is old_keys
+            if room is None or not adopted or new > room[0].shape[-2]:
                 shape = list(key_states.shape)
                 # room for the reserve; at least doubling once a reserve ran out
                 shape[-2] = new + self.collabzoo_reserve if not adopted else \
                     max(new + self.collabzoo_reserve, 2 * new)
                 keys, values = key_states.new_empty(shape), value_states.new_empty(shape)
                 if length:
-                    keys[..., :length, :] = self.keys
-                    values[..., :length, :] = self.values
+                    keys[..., :length, :] = old_keys
+                    values[..., :length, :] = old_values
             else:
                 keys, values = room[0], room[1]
             keys[..., length:new, :] = key_states
@@ -415,7 +420,7 @@ def _plain_lora_linears(model: Any, names: list[str]) -> list[Any] | None:
         return None
     if not isinstance(model, PeftModel):
         return None
-    layers = []
+    layers: list[Any] = []
     for module in model.modules():
         if not isinstance(module, BaseTunerLayer):
             continue

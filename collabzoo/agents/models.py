@@ -265,7 +265,7 @@ def build_tiny(
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = LlamaForCausalLM(config)
+        model: Any = LlamaForCausalLM(config)  # Any: transformers types .to(dtype) oddly
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
@@ -565,7 +565,7 @@ def load_policy(
         max_prompt_tokens: keep only the last this-many prompt tokens.
         gguf_file: load ``<spec>/<gguf_file>`` (converted once and cached).
     """
-    options = dict(
+    options: dict[str, Any] = dict(
         chat_template=chat_template,
         enable_thinking=enable_thinking,
         sampling=sampling,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import torch
 
@@ -125,7 +125,7 @@ class InverseCdfSampler:
         self.warpers = LogitsProcessorList(warpers)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        scores = self.warpers(input_ids, scores)
+        scores = self.warpers(cast(torch.LongTensor, input_ids), scores)
         # the running sum in float64: in float32 its steps near 1 are 6e-8 wide, so that
         # tokens rarer than that after the first half of the mass could never be drawn
         # (at 49k-150k tokens ~1e-4 of the mass); float64 leaves ~1e-16

@@ -133,7 +133,9 @@ def parse_agent_spec(text: str) -> AgentSpec:
     """Parse one spec (see the module docstring).
 
     >>> parse_agent_spec("openai:http://127.0.0.1:8000/v1#smollm2")
-    AgentSpec(kind='openai', target='http://127.0.0.1:8000/v1', model='smollm2', text='openai:http://127.0.0.1:8000/v1#smollm2')
+    AgentSpec(kind='openai', target='http://127.0.0.1:8000/v1', model='smollm2', options=(), text='openai:http://127.0.0.1:8000/v1#smollm2')
+    >>> parse_agent_spec("py:my_agents:Echo?prefix=hi&times=2").options
+    (('prefix', 'hi'), ('times', '2'))
     >>> parse_agent_spec("hf:HuggingFaceTB/SmolLM2-135M-Instruct").target
     'HuggingFaceTB/SmolLM2-135M-Instruct'
     """
