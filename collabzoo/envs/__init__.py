@@ -79,6 +79,12 @@ REGISTRATIONS: list[dict] = [
             ("CoopHumanEval", "CoopHumanEvalEnv", ("helper", "main")),
         )
     ),
+    dict(
+        id="collabzoo/BFCL-v1",
+        entry_point="collabzoo.envs.tools.bfcl:BFCLEnv",
+        agents=("first", "second"),
+        description="Two agents answer one BFCL request with function calls, scored by AST match.",
+    ),
 ]
 
 for _registration in REGISTRATIONS:
