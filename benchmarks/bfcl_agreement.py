@@ -292,7 +292,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cases, meta = [], []
     items = load_bfcl(list(CATEGORIES), split="all")
     for item in items:
-        category = CATEGORIES[item["category"]]
         for name, decoded in variants(item).items():
             meta.append((item, name, decoded, as_python(decoded)))
         for name, text in malformed(item).items():

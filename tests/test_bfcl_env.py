@@ -204,6 +204,8 @@ def test_splits_never_share_an_item_and_cover_the_categories():
     assert len(test) == 4 * 50 and len(train) + len(test) == 1000
     assert collabzoo.make("collabzoo/BFCL-v1").num_tasks == 300
     assert {i["category"] for i in test} == {"parallel", "parallel_multiple", "multiple", "simple"}
+    env = BFCLEnv(categories="simple, multiple", split="test")  # as --env-kwargs gives it
+    assert env.categories == ("simple", "multiple") and env.num_tasks == 100
 
 
 def test_every_item_has_its_functions_and_an_exact_gold_answer():

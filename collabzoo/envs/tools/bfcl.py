@@ -99,7 +99,9 @@ Terminates after ``num_turns`` turns, or earlier when the answer is exact. Never
 max_items=None, role_split="by_order", call_format="json", num_turns=1, render_mode=None)``
 
 - ``categories``: any of ``"parallel"``, ``"parallel_multiple"``, ``"multiple"``,
-  ``"simple"`` (BFCL's ``simple_python``); items in this order, each category in BFCL's order.
+  ``"simple"`` (BFCL's ``simple_python``), as a sequence or one comma-separated string
+  (``--env-kwargs categories=parallel,multiple``); items in this order, each category in
+  BFCL's order.
 - ``split``: ``"test"`` = the items numbered 0-49 of each category (``parallel_0`` ..
   ``parallel_49``), ``"train"`` = the others, ``"all"``. The two never share an item.
 - ``dataset``: ``"bundled"`` (the vendored files) or the path of a folder laid out like
@@ -242,8 +244,8 @@ def load_bfcl(
     one folder and category are read once per process and shared.
     """
     check_max_items(max_items)
-    if isinstance(categories, str):
-        categories = (categories,)
+    if isinstance(categories, str):  # "parallel,multiple", as --env-kwargs gives it
+        categories = tuple(c.strip() for c in categories.split(",") if c.strip())
     unknown = [c for c in categories if c not in CATEGORIES]
     if unknown or not categories:
         raise ValueError(f"unknown BFCL categories {unknown}; choose from {list(CATEGORIES)}")
@@ -332,12 +334,12 @@ class BFCLEnv(TextCollabEnv):
             raise ValueError(f"role_split must be one of {ROLE_SPLITS}, got {role_split!r}")
         if call_format not in ANSWER_FORMATS:
             raise ValueError(f"call_format must be one of {list(ANSWER_FORMATS)}, got {call_format!r}")
-        self.categories = (categories,) if isinstance(categories, str) else tuple(categories)
         self.split, self.dataset = split, dataset
         self.role_split, self.call_format = role_split, call_format
-        self.tasks = load_bfcl(self.categories, split, dataset, max_items)
+        self.tasks = load_bfcl(categories, split, dataset, max_items)
+        self.categories = tuple(dict.fromkeys(t["category"] for t in self.tasks))
         if not self.tasks:
-            raise ValueError(f"no BFCL item in categories {self.categories}, split {split!r}")
+            raise ValueError(f"no BFCL item in categories {categories!r}, split {split!r}")
         super().__init__(num_turns=num_turns, render_mode=render_mode)
 
     # ------------------------------------------------------------------ task hooks
