@@ -1,4 +1,4 @@
-"""Joint actions scored per second by the writing envs, on 256-word texts, on one core.
+"""Joint actions scored per second by the writing envs (256-word texts) and BFCL-v1, on one core.
 
 Measures, for collabzoo/TLDR-v1 and collabzoo/ArxivExpansion-v1:
 
@@ -7,6 +7,10 @@ Measures, for collabzoo/TLDR-v1 and collabzoo/ArxivExpansion-v1:
   trainer pays per joint action after branching an env;
 - ``reset+step``: ``env.reset(options={"task_index": i})`` then ``env.step``, one
   single-turn episode per joint action.
+
+and, for collabzoo/BFCL-v1, the same three modes on every item of its four categories
+(1,000), each joint action the item's gold calls split between the agents (the first half
+as JSON, the rest as Python calls), so that both readers and the AST checker run in full.
 
 Texts are 256 words drawn (seeded) from the bundled TLDR posts, so their vocabulary and
 transition words are realistic; both texts of a joint action have 256 words (the most work
@@ -120,6 +124,62 @@ def measure(
     }
 
 
+def bfcl_actions(env) -> list[tuple[int, dict[str, str]]]:
+    """One joint action per BFCL item: ``first`` writes the first half of the gold calls as
+    JSON, ``second`` the rest in Python-call syntax (both readers, the checker's full work)."""
+    out = []
+    for index, task in enumerate(env.tasks):
+        calls = []
+        for entry in task["ground_truth"]:
+            ((name, allowed),) = entry.items()
+            calls.append((name, {p: v[0] for p, v in allowed.items() if v and v[0] != ""}))
+        half = (len(calls) + 1) // 2
+        first = json.dumps([{"name": n, "arguments": a} for n, a in calls[:half]])
+        second = "[" + ", ".join(
+            f"{n}({', '.join(f'{p}={v!r}' for p, v in a.items())})" for n, a in calls[half:]
+        ) + "]"
+        out.append((index, {"first": first, "second": second}))
+    return out
+
+
+def measure_bfcl(rounds: int) -> dict[str, tuple[float, float]]:
+    """collabzoo/BFCL-v1 on every item of its four categories (answers scored per second)."""
+    from collabzoo.envs.tools.bfcl import bfcl_score
+
+    env = collabzoo.make(
+        "collabzoo/BFCL-v1", categories="parallel,parallel_multiple,multiple,simple", split="all"
+    )
+    actions = bfcl_actions(env)
+
+    def pure() -> Clock:
+        with Clock() as clock:
+            for index, joint in actions:
+                bfcl_score(env.tasks[index], [joint["first"], joint["second"]])
+        return clock
+
+    def step_only() -> Clock:
+        clock = Clock()
+        for index, joint in actions:
+            env.reset(options={"task_index": index})
+            with clock:
+                env.step(joint)
+        return clock
+
+    def reset_and_step() -> Clock:
+        with Clock() as clock:
+            for index, joint in actions:
+                env.reset(options={"task_index": index})
+                env.step(joint)
+        return clock
+
+    n = len(actions)
+    return {
+        "reward_fn": best_rates(pure, n, rounds),
+        "env.step": best_rates(step_only, n, rounds),
+        "reset+step": best_rates(reset_and_step, n, rounds),
+    }
+
+
 def pin_to_one_cpu() -> str:
     if hasattr(os, "sched_setaffinity"):
         cpu = min(os.sched_getaffinity(0))
@@ -149,8 +209,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"{'env':<30} {'mode':<11} {'per CPU-second':>15} {'per wall-second':>16}")
-    for env_id in ENVS:
-        for mode, (cpu_rate, wall_rate) in measure(env_id, pairs, args.rounds).items():
+    measured = {env_id: measure(env_id, pairs, args.rounds) for env_id in ENVS}
+    measured["collabzoo/BFCL-v1"] = measure_bfcl(args.rounds)
+    for env_id, rates in measured.items():
+        for mode, (cpu_rate, wall_rate) in rates.items():
             results.append(
                 {
                     "env": env_id,

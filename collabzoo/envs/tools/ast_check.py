@@ -55,6 +55,7 @@ made twice) still counts in the denominator. A partly right call is worth at mos
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -129,6 +130,7 @@ class CallsCheck:
     problems: list[str | None]
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the allowed values of an item recur at every step
 def standardize(text: str) -> str:
     """A string as BFCL compares it: lower case, without ``" ,./-_*^"``, ``'`` read as ``"``.
 

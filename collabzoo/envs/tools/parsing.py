@@ -7,10 +7,10 @@
   marked ``too_many`` (the env scores it 0).
 - Where to look: the contents of ``<tool_call>...</tool_call>`` (or ``<TOOLCALL>``) tags when
   there are any, else of markdown code fences when there are any, else the whole answer.
-- In order, the first reader that finds calls wins: (1) the whole text as **Python-call
-  syntax**, as BFCL's prompting models write it: ``[f(a=1), g(b="x")]`` or one call
-  ``f(a=1)``; (2) the whole text as **JSON**, else the first JSON list or object in it that
-  holds a named call (up to :data:`MAX_JSON_STARTS` starting brackets are tried); (3) one
+- In order, the first reader that finds calls wins: (1) the whole text as **JSON**; (2) the
+  whole text as **Python-call syntax**, as BFCL's prompting models write it: ``[f(a=1),
+  g(b="x")]`` or one call ``f(a=1)``; (3) the first JSON list or object inside the text that
+  holds a named call (up to :data:`MAX_JSON_STARTS` starting brackets are tried); (4) one
   Python call per line (``f(a=1)`` / ``g(b=2)``, prose lines ignored: the authors' prompt
   asks for this layout; BFCL's own decoder rejects it).
 - JSON shapes: a list holds one call per item; one object is one call. An item is a call in
@@ -123,11 +123,14 @@ def _json_value_calls(value: Any, *, whole: bool) -> list[Call] | None:
     return calls if whole or any(c.name is not None for c in calls) else None
 
 
-def _json_calls(text: str) -> list[Call] | None:
+def _json_whole(text: str) -> list[Call] | None:
     try:
         return _json_value_calls(json.loads(text), whole=True)
     except ValueError:
-        pass
+        return None
+
+
+def _json_inside(text: str) -> list[Call] | None:
     decoder = json.JSONDecoder()
     for match in list(re.finditer(r"[\[{]", text))[:MAX_JSON_STARTS]:
         try:
@@ -226,7 +229,8 @@ def parse_calls(text: str) -> ParsedCalls:
     text = text[:MAX_PARSE_CHARS]
     if not text.strip() or text.strip() in ("[]", "```[]```", "```\n[]\n```"):
         return ParsedCalls([], "empty")
-    readers = (("python", _python_strict), ("json", _json_calls), ("python", _python_lines))
+    readers = (("json", _json_whole), ("python", _python_strict), ("json", _json_inside),
+               ("python", _python_lines))
     for region in _regions(text):
         for fmt, reader in readers:
             try:
