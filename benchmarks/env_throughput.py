@@ -125,8 +125,8 @@ def measure(
 
 
 def bfcl_actions(env) -> list[tuple[int, dict[str, str]]]:
-    """One joint action per BFCL item: ``first`` writes the first half of the gold calls as
-    JSON, ``second`` the rest in Python-call syntax (both readers, the checker's full work)."""
+    """One joint action per BFCL item: the first caller writes the first half of the gold calls
+    as JSON, the second the rest in Python-call syntax (both readers, the checker's full work)."""
     out = []
     for index, task in enumerate(env.tasks):
         calls = []
@@ -138,7 +138,7 @@ def bfcl_actions(env) -> list[tuple[int, dict[str, str]]]:
         second = "[" + ", ".join(
             f"{n}({', '.join(f'{p}={v!r}' for p, v in a.items())})" for n, a in calls[half:]
         ) + "]"
-        out.append((index, {"first": first, "second": second}))
+        out.append((index, {"first_caller": first, "second_caller": second}))
     return out
 
 
@@ -154,7 +154,7 @@ def measure_bfcl(rounds: int) -> dict[str, tuple[float, float]]:
     def pure() -> Clock:
         with Clock() as clock:
             for index, joint in actions:
-                bfcl_score(env.tasks[index], [joint["first"], joint["second"]])
+                bfcl_score(env.tasks[index], [joint["first_caller"], joint["second_caller"]])
         return clock
 
     def step_only() -> Clock:

@@ -43,10 +43,10 @@ def parallel_0() -> dict:
 def test_worked_examples_of_the_doc_page(first, second, score):
     env = collabzoo.make("collabzoo/BFCL-v1", split="test")
     env.reset(options={"task_index": 0})
-    _, rewards, terms, _, infos = env.step({"first": first, "second": second})
-    assert rewards == {"first": score, "second": score}
-    assert infos["first"]["reward_components"]["exact"] == float(score == 1.0)
-    assert terms["first"] is True
+    _, rewards, terms, _, infos = env.step({"first_caller": first, "second_caller": second})
+    assert rewards == {"first_caller": score, "second_caller": score}
+    assert infos["first_caller"]["reward_components"]["exact"] == float(score == 1.0)
+    assert terms["first_caller"] is True
 
 
 def test_infos_name_every_call_its_agent_and_problem(parallel_0):
@@ -62,18 +62,18 @@ def test_multi_turn_feedback_shows_problems_never_allowed_values_and_pays_improv
     env = collabzoo.make("collabzoo/BFCL-v1", split="test", num_turns=2)
     obs, _ = env.reset(options={"task_index": 0})
     wrong = MAROON.replace("Maroon 5", "Coldplay")
-    obs, rewards, terms, _, infos = env.step({"first": f"[{TAYLOR}]", "second": f"[{wrong}]"})
-    assert rewards["first"] == pytest.approx((1 + 0.25 + 0.5 * 1 / 2) / 2)
-    assert not terms["first"]
-    assert "value of 'artist' not accepted" in obs["second"]
-    assert "(yours) spotify.play(artist='Coldplay', duration=15)" in obs["second"]
-    assert "(partner's) spotify.play(artist='Taylor Swift', duration=20): correct" in obs["second"]
-    assert "Needed calls not yet made correctly: 1." in obs["first"]
-    assert "Maroon" in obs["first"]  # only from the request itself:
-    assert obs["first"].count("Maroon") == 1
-    _, rewards, terms, _, infos = env.step({"first": f"[{TAYLOR}]", "second": f"[{MAROON}]"})
-    assert rewards["first"] == pytest.approx(1.0 - 0.75) and infos["first"]["score"] == 1.0
-    assert terms["first"]
+    obs, rewards, terms, _, infos = env.step({"first_caller": f"[{TAYLOR}]", "second_caller": f"[{wrong}]"})
+    assert rewards["first_caller"] == pytest.approx((1 + 0.25 + 0.5 * 1 / 2) / 2)
+    assert not terms["first_caller"]
+    assert "value of 'artist' not accepted" in obs["second_caller"]
+    assert "(yours) spotify.play(artist='Coldplay', duration=15)" in obs["second_caller"]
+    assert "(partner's) spotify.play(artist='Taylor Swift', duration=20): correct" in obs["second_caller"]
+    assert "Needed calls not yet made correctly: 1." in obs["first_caller"]
+    assert "Maroon" in obs["first_caller"]  # only from the request itself:
+    assert obs["first_caller"].count("Maroon") == 1
+    _, rewards, terms, _, infos = env.step({"first_caller": f"[{TAYLOR}]", "second_caller": f"[{MAROON}]"})
+    assert rewards["first_caller"] == pytest.approx(1.0 - 0.75) and infos["first_caller"]["score"] == 1.0
+    assert terms["first_caller"]
 
 
 # ---------------------------------------------------------------- the checker
@@ -242,11 +242,11 @@ def test_a_folder_laid_out_like_the_wheel_is_read(tmp_path):
 def test_prompts_role_splits_and_call_formats():
     env = BFCLEnv(split="test", role_split="self_select", call_format="python")
     obs, _ = env.reset(options={"task_index": 0})
-    assert "those you are surest of" in obs["first"] and "surest" in obs["second"]
-    assert "[function_name(parameter=" in obs["first"]
-    assert '"name": "spotify.play"' in obs["first"]  # the schema, as JSON
+    assert "those you are surest of" in obs["first_caller"] and "surest" in obs["second_caller"]
+    assert "[function_name(parameter=" in obs["first_caller"]
+    assert '"name": "spotify.play"' in obs["first_caller"]  # the schema, as JSON
     by_order = BFCLEnv(split="test").reset(options={"task_index": 0})[0]
-    assert "first half" in by_order["first"] and "second half" in by_order["second"]
+    assert "first half" in by_order["first_caller"] and "second half" in by_order["second_caller"]
 
 
 def test_single_protocol_gives_every_call_to_the_first_role():
@@ -255,7 +255,7 @@ def test_single_protocol_gives_every_call_to_the_first_role():
     fmt = format_for_roles(env.possible_agents)
     prompt = fmt.prompt(obs, env.possible_agents)
     assert "make every call" in prompt and "first half" not in prompt and "User request" in prompt
-    assert fmt.parse("[f(n=1)]", env.possible_agents) == {"first": "[f(n=1)]", "second": "[]"}
+    assert fmt.parse("[f(n=1)]", env.possible_agents) == {"first_caller": "[f(n=1)]", "second_caller": "[]"}
 
 
 def test_deepcopy_shares_the_items_and_answer_tokens_are_declared():
@@ -264,7 +264,7 @@ def test_deepcopy_shares_the_items_and_answer_tokens_are_declared():
     assert copy.deepcopy(env).tasks is env.tasks
     assert BFCLEnv(split="test").tasks is not env.tasks
     assert BFCLEnv(split="test").tasks[0] is env.tasks[0]  # the records are read once
-    assert env.metadata["answer_tokens"] == {"first": 256, "second": 256}
+    assert env.metadata["answer_tokens"] == {"first_caller": 256, "second_caller": 256}
 
 
 @pytest.mark.slow

@@ -82,7 +82,7 @@ REGISTRATIONS: list[dict] = [
     dict(
         id="collabzoo/BFCL-v1",
         entry_point="collabzoo.envs.tools.bfcl:BFCLEnv",
-        agents=("first", "second"),
+        agents=("first_caller", "second_caller"),
         description="Two agents answer one BFCL request with function calls, scored by AST match.",
     ),
 ]

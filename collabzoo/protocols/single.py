@@ -8,7 +8,7 @@ adds one for other roles, and :class:`SectionFormat` is the default for any env.
 
 Env families:
 
-**Function calling** (roles ``first``/``second``: ``collabzoo/BFCL-v1``): :class:`CallsFormat`.
+**Function calling** (roles ``first_caller``/``second_caller``: ``collabzoo/BFCL-v1``): :class:`CallsFormat`.
 The prompt is :data:`CALLS_INTRO` and the shared paragraphs (request, schemas, answer format);
 the whole answer is the first role's calls, the second role makes none.
 
@@ -341,7 +341,7 @@ _FORMATS: dict[tuple[str, ...], SingleFormat] = {
     ("concise", "detailed"): SectionFormat(),
     ("background", "method"): SectionFormat(),
     ("helper", "main"): CodeFormat(),
-    ("first", "second"): CallsFormat(),
+    ("first_caller", "second_caller"): CallsFormat(),
 }
 
 

@@ -4,7 +4,7 @@
 |---|---|
 | Id | `collabzoo/BFCL-v1` |
 | Import | `from collabzoo.envs.tools.bfcl import BFCLEnv` |
-| Agents | `("first", "second")` |
+| Agents | `("first_caller", "second_caller")` |
 | Observation space | `gymnasium.spaces.Text` (the request, the functions' JSON schemas, the agent's share) |
 | Action space | `gymnasium.spaces.Text` (any `str` is accepted by `step`) |
 | Joint reward | `[0, 1.0]`, every agent gets the same; 1.0 = BFCL counts the answer correct |
@@ -33,9 +33,9 @@ feedback never shows an allowed value.
 
 The share (``role_split``):
 
-- ``"by_order"`` (default): ``first`` makes the first half of the calls, in the order the
+- ``"by_order"`` (default): ``first_caller`` makes the first half of the calls, in the order the
   request asks for them (the middle one too when the number is odd; the only one when there
-  is one), ``second`` the rest (nothing, answering ``[]``, when there is one call). A fixed
+  is one), ``second_caller`` the rest (nothing, answering ``[]``, when there is one call). A fixed
   convention lets two agents that cannot talk split the work without gaps or overlaps.
 - ``"self_select"``: the authors' default (their ``role_mode: self_select``): each agent
   makes the calls it is surest of, "a useful non-empty subset", knowing that the other does
@@ -73,12 +73,12 @@ Worked examples on ``parallel_0`` ("Play songs from Taylor Swift and Maroon 5, 2
 minutes, on Spotify"; two ``spotify.play(artist, duration)`` calls), each checked in
 ``tests/test_bfcl_env.py``:
 
-- ``first`` calls Taylor Swift for 20, ``second`` Maroon 5 for 15: 1.0.
-- the same, but ``second`` writes ``"duration": "15"`` (a string): (1 + 0.25 + 0.5 x 1/2) / 2
+- ``first_caller`` calls Taylor Swift for 20, ``second_caller`` Maroon 5 for 15: 1.0.
+- the same, but ``second_caller`` writes ``"duration": "15"`` (a string): (1 + 0.25 + 0.5 x 1/2) / 2
   = 0.75.
 - both agents make both calls: four calls for two needed: (1 + 1) / 4 = 0.5.
-- ``first`` makes both calls, ``second`` answers prose: 1.0 (the team's calls are right).
-- ``first`` answers ``spotify.play(artist="Taylor Swift")`` (``duration`` missing), ``second``
+- ``first_caller`` makes both calls, ``second_caller`` answers prose: 1.0 (the team's calls are right).
+- ``first_caller`` answers ``spotify.play(artist="Taylor Swift")`` (``duration`` missing), ``second_caller``
   nothing: (0.25 + 0.5 x 1/2) / 2 = 0.25.
 
 Differences from the authors' reward (``native_parallel_reward.py`` at the commit above):
@@ -130,11 +130,11 @@ may have to write (every call, as under ``self_select`` or the ``single`` protoc
 >>> env = collabzoo.make("collabzoo/BFCL-v1", split="all")
 >>> observations, infos = env.reset(options={"task_index": 0})
 >>> env.task["id"], env.agents
-('parallel_0', ['first', 'second'])
+('parallel_0', ['first_caller', 'second_caller'])
 >>> first = '[{"name": "spotify.play", "arguments": {"artist": "Taylor Swift", "duration": 20}}]'
 >>> second = 'spotify.play(artist="Maroon 5", duration=15)'
->>> _, rewards, terminations, _, infos = env.step({"first": first, "second": second})
->>> rewards["first"], terminations["first"], infos["first"]["reward_components"]["exact"]
+>>> _, rewards, terminations, _, infos = env.step({"first_caller": first, "second_caller": second})
+>>> rewards["first_caller"], terminations["first_caller"], infos["first_caller"]["reward_components"]["exact"]
 (1.0, True, 1.0)
 """
 
@@ -173,10 +173,10 @@ TEAM_INTRO = (
 )
 SHARES: dict[str, dict[str, str]] = {
     "by_order": {
-        "first": " Make the first half of the calls the request needs, in the order the "
+        "first_caller": " Make the first half of the calls the request needs, in the order the "
                  "request asks for them: with an odd number of calls, the middle one is yours "
                  "too, and a single call is yours.",
-        "second": " Make the second half of the calls the request needs, in the order the "
+        "second_caller": " Make the second half of the calls the request needs, in the order the "
                   "request asks for them: the other agent makes the first half (with an odd "
                   "number of calls, the middle one too). With a single call, make none and "
                   "answer [].",
@@ -184,7 +184,7 @@ SHARES: dict[str, dict[str, str]] = {
     "self_select": {
         role: " Make a useful part of the calls: those you are surest of. You need not make "
               "every call, and should make none only when the request needs no call."
-        for role in ("first", "second")
+        for role in ("first_caller", "second_caller")
     },
 }
 ANSWER_FORMATS: dict[str, str] = {
@@ -313,10 +313,10 @@ class BFCLEnv(TextCollabEnv):
         "name": "bfcl_v1",
         "render_modes": ["ansi"],
         "is_parallelizable": True,
-        "answer_tokens": {"first": 256, "second": 256},
+        "answer_tokens": {"first_caller": 256, "second_caller": 256},
         "answer_tokens_note": "one agent may write every call: up to ~850 characters of JSON",
     }
-    roles = ("first", "second")
+    roles = ("first_caller", "second_caller")
     reward_max: ClassVar[float] = 1.0
 
     def __init__(
