@@ -117,9 +117,10 @@ pulls API clients, ``faiss-cpu`` and ``sentence-transformers``, which would clas
 training stack; the four files used are 1.4 MB under Apache-2.0, so they ship in the package
 (licence and source in ``data/bfcl/NOTE.md``), and ``dataset=`` reads any unzipped release.
 
-``metadata["answer_tokens"]`` is 256 per agent: the JSON of the longest answer a single agent
-may have to write (every call, as under ``self_select`` or the ``single`` protocol) is about
-850 characters, most are under 550 (see :mod:`collabzoo.envs.answer_length`).
+``metadata["answer_tokens"]`` is 256 per agent: one agent may have to write every call (under
+``self_select`` or the ``single`` protocol), and the JSON of all the calls of an item (each
+parameter at its first allowed value) fits in 256 SmolLM2 tokens for 997 of the 1,000 items
+(the longest: 338); see :mod:`collabzoo.envs.answer_length`.
 
 ## Version History
 - v1: first version (numbered like the other ``-v1`` envs: the multi-turn reward is the
@@ -314,7 +315,7 @@ class BFCLEnv(TextCollabEnv):
         "render_modes": ["ansi"],
         "is_parallelizable": True,
         "answer_tokens": {"first_caller": 256, "second_caller": 256},
-        "answer_tokens_note": "one agent may write every call: up to ~850 characters of JSON",
+        "answer_tokens_note": "one agent may write every call: 997 of 1,000 items fit in 256",
     }
     roles = ("first_caller", "second_caller")
     reward_max: ClassVar[float] = 1.0
