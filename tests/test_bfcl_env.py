@@ -30,22 +30,24 @@ def parallel_0() -> dict:
 
 # ---------------------------------------------------------------- worked examples (doc page)
 @pytest.mark.parametrize(
-    ("first", "second", "score"),
+    ("first", "second", "score", "recall", "precision"),
     [
-        (f"[{TAYLOR}]", f"[{MAROON}]", 1.0),
-        (f"[{TAYLOR}]", f"[{MAROON.replace('15', chr(34) + '15' + chr(34))}]", 0.75),
-        (f"[{TAYLOR}, {MAROON}]", f"[{MAROON}, {TAYLOR}]", 0.5),
-        (f"[{TAYLOR}, {MAROON}]", "Sorry, I am not sure which calls to make.", 1.0),
-        ('spotify.play(artist="Taylor Swift")', "[]", 0.25),
+        (f"[{TAYLOR}]", f"[{MAROON}]", 1.0, 1.0, 1.0),
+        (f"[{TAYLOR}]", f"[{MAROON.replace('15', chr(34) + '15' + chr(34))}]", 0.75, 0.5, 0.5),
+        (f"[{TAYLOR}, {MAROON}]", f"[{MAROON}, {TAYLOR}]", 0.5, 1.0, 0.5),
+        (f"[{TAYLOR}, {MAROON}]", "Sorry, I am not sure which calls to make.", 1.0, 1.0, 1.0),
+        ('spotify.play(artist="Taylor Swift")', "[]", 0.25, 0.0, 0.0),
     ],
     ids=["split", "string_duration", "both_make_both", "one_makes_all", "missing_duration"],
 )
-def test_worked_examples_of_the_doc_page(first, second, score):
+def test_worked_examples_of_the_doc_page(first, second, score, recall, precision):
     env = collabzoo.make("collabzoo/BFCL-v1", split="test")
     env.reset(options={"task_index": 0})
     _, rewards, terms, _, infos = env.step({"first_caller": first, "second_caller": second})
     assert rewards == {"first_caller": score, "second_caller": score}
     assert infos["first_caller"]["reward_components"]["exact"] == float(score == 1.0)
+    assert infos["first_caller"]["reward_components"]["recall"] == recall
+    assert infos["first_caller"]["reward_components"]["precision"] == precision
     assert terms["first_caller"] is True
 
 

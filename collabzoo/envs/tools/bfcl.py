@@ -63,8 +63,9 @@ calls (the first agent's, then the second's; a call both make is there twice):
   duplicated call lowers it.
 
 ``infos[agent]["reward_components"]`` holds ``exact`` (1.0 when BFCL counts the answer
-correct), ``correct_calls``, ``expected_calls`` and ``made_calls``; ``infos[agent]`` also has
-``score`` (with ``num_turns > 1`` the reward of a later turn is the improvement of the score
+correct), ``recall`` (valid calls / needed calls) and ``precision`` (valid calls / team
+calls, 0 without calls), logged as ``reward/<component>``; ``infos[agent]`` also has
+``correct_calls``, ``expected_calls``, ``made_calls``, ``score`` (with ``num_turns > 1`` the reward of a later turn is the improvement of the score
 over the previous turn's), ``return_normalized`` (= score), ``calls`` (every team call: agent,
 name, arguments, problem or ``None``), ``format_<agent>`` (``json``, ``python``, ``empty`` or
 ``none``), ``calls_<agent>`` (how many calls it made) and ``too_many``.
@@ -357,16 +358,15 @@ class BFCLEnv(TextCollabEnv):
     def score(self, task: Mapping[str, Any], actions: Mapping[str, str]) -> Score:
         value, found = bfcl_score(task, [actions[a] for a in self.roles])
         details: dict[str, Any] = {
-            "calls": [{**c, "agent": self.roles[c["agent"]]} for c in found["calls"]],
-            "too_many": found["too_many"],
+            key: found[key] for key in ("correct_calls", "expected_calls", "made_calls", "too_many")
         }
+        details["calls"] = [{**c, "agent": self.roles[c["agent"]]} for c in found["calls"]]
         for role, fmt, count in zip(self.roles, found["formats"], found["counts"], strict=True):
             details[f"format_{role}"], details[f"calls_{role}"] = fmt, count
         components = {
             "exact": float(found["exact"]),
-            "correct_calls": float(found["correct_calls"]),
-            "expected_calls": float(found["expected_calls"]),
-            "made_calls": float(found["made_calls"]),
+            "recall": found["correct_calls"] / max(found["expected_calls"], 1),
+            "precision": found["correct_calls"] / max(found["made_calls"], 1),
         }
         return Score(reward=value, components=components, details=details, solved=found["exact"])
 
@@ -374,17 +374,17 @@ class BFCLEnv(TextCollabEnv):
         self, agent: str, task: Mapping[str, Any], actions: Mapping[str, str], score: Score
     ) -> str:
         """The joint reward, every team call with its problem, and how many calls are missing."""
-        c = score.components
+        d = score.details
         lines = [f"The team's joint reward was {score.reward:.2f} of {self.reward_max:g}."]
-        if score.details["too_many"]:
+        if d["too_many"]:
             lines.append("- An answer had more than 32 calls: the whole answer scored 0.")
-        calls = score.details["calls"]
-        lines.append(f"The team made {len(calls)} calls, {int(c['correct_calls'])} of them correct:")
+        calls = d["calls"]
+        lines.append(f"The team made {len(calls)} calls, {d['correct_calls']} of them correct:")
         for call in calls:
             who = "yours" if call["agent"] == agent else "partner's"
             verdict = call["problem"] or "correct"
             lines.append(f"- ({who}) {_render_call(call)}: {verdict}")
-        missing = int(c["expected_calls"] - c["correct_calls"])
+        missing = d["expected_calls"] - d["correct_calls"]
         if missing > 0:
             lines.append(f"Needed calls not yet made correctly: {missing}.")
         return "\n".join(lines)
