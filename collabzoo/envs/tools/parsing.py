@@ -213,6 +213,8 @@ def _python_lines(text: str) -> list[Call] | None:
         if found is None and start is not None:  # "Sure! f(x=1)": the call after the prose
             found = _python_strict(line[start.start():].rstrip(".!"))
         calls += found or []
+        if len(calls) > MAX_CALLS:  # enough to know the answer has too many
+            break
     return calls or None
 
 
