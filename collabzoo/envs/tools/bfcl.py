@@ -9,7 +9,7 @@
 | Action space | `gymnasium.spaces.Text` (any `str` is accepted by `step`) |
 | Joint reward | `[0, 1.0]`, every agent gets the same; 1.0 = BFCL counts the answer correct |
 | Data | the Berkeley Function Calling Leaderboard v4, categories `parallel`, `parallel_multiple` (default), `multiple`, `simple`, vendored from PyPI `bfcl-eval` 2026.3.23 (Apache-2.0) |
-| Reference | the authors' task repository `OpenMLRL/LLM_Collab_BFCL-v4`, task `native_parallel`, commit `10045469b293bbf44d5e23d2af41f92893fe54a4` |
+| Reference | the authors' task repository `OpenMLRL/LLM_Collab_BFCL-v4`, task `native_parallel`: README, config and reward at commit `10045469b293bbf44d5e23d2af41f92893fe54a4`, prompts (`formatting.py`) at `178b9dc4494ca2a22cf72d8600911830c01b04cb` |
 
 A user request that needs several function calls (``parallel``: one function called several
 times; ``parallel_multiple``: several functions) and the schemas of the functions it may
