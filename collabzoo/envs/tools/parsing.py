@@ -11,8 +11,10 @@
   whole text as **Python-call syntax**, as BFCL's prompting models write it: ``[f(a=1),
   g(b="x")]`` or one call ``f(a=1)``; (3) the first JSON list or object inside the text that
   holds a named call (up to :data:`MAX_JSON_STARTS` starting brackets are tried); (4) one
-  Python call per line (``f(a=1)`` / ``g(b=2)``, prose lines ignored: the authors' prompt
-  asks for this layout; BFCL's own decoder rejects it).
+  Python call per line (``f(a=1)`` / ``g(b=2)``: the authors' prompt asks for this layout;
+  BFCL's own decoder rejects it); a line that ends with a call after other text gives that
+  call (``Sure! f(a=1).``, also ``return n * math.factorial(n)`` in code: the right function
+  without its arguments earns partial credit), other lines are ignored.
 - JSON shapes: a list holds one call per item; one object is one call. An item is a call in
   any of these shapes: ``{"name": f, "arguments": {...}}`` (``"parameters"`` or ``"args"``
   also; the arguments may be a JSON string), ``{"function": {"name": f, "arguments":
