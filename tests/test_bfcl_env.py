@@ -179,6 +179,11 @@ def test_python_values_are_literals_never_evaluated(tmp_path):
     json.dumps(parse_calls("f(a=1j, b={(1, 2): 3}, c=b'x')").calls[0].arguments)
 
 
+def test_a_call_at_the_end_of_a_code_line_is_read_without_positional_arguments():
+    code = "def f(n):\n    return n * math.factorial(n)\n"
+    assert parse_calls(code).calls == [Call("math.factorial", {})]
+
+
 @pytest.mark.parametrize(
     ("text", "fmt"),
     [("", "empty"), ("[]", "empty"), ("I can't call anything.", "none"),
