@@ -1,5 +1,5 @@
-"""Joint actions scored per second by the writing envs, on 256-word texts, on one core;
-and env steps per second of the turn-based Hanabi envs under random legal play.
+"""Joint actions scored per second by the writing envs (256-word texts) and BFCL-v1, on one
+core; and env steps per second of the turn-based Hanabi envs under random legal play.
 
 Measures, for collabzoo/TLDR-v1 and collabzoo/ArxivExpansion-v1:
 
@@ -16,6 +16,10 @@ one CPU where the OS allows it. Each figure is the best of ``--rounds`` passes o
 ``--pairs`` joint actions, timed twice: in CPU time of this thread (``time.thread_time``,
 the figure that stays meaningful on a machine shared with other jobs) and in wall-clock time
 (equal to it on an idle machine). Target: >= 5,000 joint actions per CPU-second.
+
+For collabzoo/BFCL-v1, the same three modes on every item of its four categories
+(1,000), each joint action the item's gold calls split between the agents (the first half
+as JSON, the rest as Python calls), so that both readers and the AST checker run in full.
 
 Hanabi (collabzoo/Hanabi-v1, -Small-v1): seeded games of random legal play (each move drawn
 from ``infos[agent]["legal_actions"]``), ``--games`` games per pass; ``env.step`` counts the
@@ -163,6 +167,62 @@ def measure_aec(env_id: str, games: int, seed: int, rounds: int) -> dict[str, tu
     }
 
 
+def bfcl_actions(env) -> list[tuple[int, dict[str, str]]]:
+    """One joint action per BFCL item: the first caller writes the first half of the gold calls
+    as JSON, the second the rest in Python-call syntax (both readers, the checker's full work)."""
+    out = []
+    for index, task in enumerate(env.tasks):
+        calls = []
+        for entry in task["ground_truth"]:
+            ((name, allowed),) = entry.items()
+            calls.append((name, {p: v[0] for p, v in allowed.items() if v and v[0] != ""}))
+        half = (len(calls) + 1) // 2
+        first = json.dumps([{"name": n, "arguments": a} for n, a in calls[:half]])
+        second = "[" + ", ".join(
+            f"{n}({', '.join(f'{p}={v!r}' for p, v in a.items())})" for n, a in calls[half:]
+        ) + "]"
+        out.append((index, {"first_caller": first, "second_caller": second}))
+    return out
+
+
+def measure_bfcl(rounds: int) -> dict[str, tuple[float, float]]:
+    """collabzoo/BFCL-v1 on every item of its four categories (answers scored per second)."""
+    from collabzoo.envs.tools.bfcl import bfcl_score
+
+    env = collabzoo.make(
+        "collabzoo/BFCL-v1", categories="parallel,parallel_multiple,multiple,simple", split="all"
+    )
+    actions = bfcl_actions(env)
+
+    def pure() -> Clock:
+        with Clock() as clock:
+            for index, joint in actions:
+                bfcl_score(env.tasks[index], [joint["first_caller"], joint["second_caller"]])
+        return clock
+
+    def step_only() -> Clock:
+        clock = Clock()
+        for index, joint in actions:
+            env.reset(options={"task_index": index})
+            with clock:
+                env.step(joint)
+        return clock
+
+    def reset_and_step() -> Clock:
+        with Clock() as clock:
+            for index, joint in actions:
+                env.reset(options={"task_index": index})
+                env.step(joint)
+        return clock
+
+    n = len(actions)
+    return {
+        "reward_fn": best_rates(pure, n, rounds),
+        "env.step": best_rates(step_only, n, rounds),
+        "reset+step": best_rates(reset_and_step, n, rounds),
+    }
+
+
 def pin_to_one_cpu() -> str:
     if hasattr(os, "sched_setaffinity"):
         cpu = min(os.sched_getaffinity(0))
@@ -193,8 +253,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"{'env':<30} {'mode':<11} {'per CPU-second':>15} {'per wall-second':>16}")
-    for env_id in ENVS:
-        for mode, (cpu_rate, wall_rate) in measure(env_id, pairs, args.rounds).items():
+    measured = {env_id: measure(env_id, pairs, args.rounds) for env_id in ENVS}
+    measured["collabzoo/BFCL-v1"] = measure_bfcl(args.rounds)
+    for env_id, rates in measured.items():
+        for mode, (cpu_rate, wall_rate) in rates.items():
             results.append(
                 {
                     "env": env_id,

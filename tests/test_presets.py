@@ -22,13 +22,16 @@ from collabzoo.presets import (
 
 PAPER = ["paper-arxiv", "paper-coophumaneval", "paper-humaneval", "paper-tldr"]
 CPU = ["cpu-arxiv", "cpu-coophumaneval", "cpu-humaneval", "cpu-tldr"]
+#: presets of the authors' later task repositories (their own settings test below)
+LATER = ["paper-bfcl"]
+CPU_LATER = ["cpu-bfcl"]
 
 
 def test_the_shipped_presets():
-    assert list_presets() == sorted(CPU + PAPER)
+    assert list_presets() == sorted(CPU + PAPER + LATER + CPU_LATER)
 
 
-@pytest.mark.parametrize("name", PAPER + CPU)
+@pytest.mark.parametrize("name", PAPER + CPU + LATER + CPU_LATER)
 def test_preset_fits_its_env_and_the_config_and_reaches_the_reward(name):
     preset = load_preset(name)
     env_class = entry_point_callable(preset.env)
@@ -63,7 +66,17 @@ def test_paper_presets_hold_the_authors_settings(name):
         assert preset.env_kwargs["length_band"] == "paper"
 
 
-@pytest.mark.parametrize("name", CPU)
+def test_paper_bfcl_holds_the_authors_settings():
+    preset = load_preset("paper-bfcl")
+    c = preset.config
+    assert preset.model == "Qwen/Qwen3-8B" and c["agent_sharing"] == "copies"
+    assert (c["learning_rate"], c["temperature"], c["top_p"]) == (2e-5, 0.7, 0.8)
+    assert (c["num_generations"], c["max_new_tokens"], c["joint_mode"]) == (4, 256, "cross")
+    assert preset.env_kwargs["role_split"] == "self_select"
+    assert c["steps"] * c["batch_size"] == 2 * 300  # 2 epochs of the 300 train items
+
+
+@pytest.mark.parametrize("name", CPU + CPU_LATER)
 def test_cpu_presets_use_the_embedded_model_offline(name):
     preset = load_preset(name)
     assert preset.model == "smollm2-135m" and preset.env_kwargs["dataset"] == "bundled"

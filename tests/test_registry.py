@@ -19,6 +19,7 @@ BUILT_IN = {
     "collabzoo/ArxivExpansion-v1": ("background", "method"),
     "collabzoo/HumanEval-v1": ("helper", "main"),
     "collabzoo/CoopHumanEval-v1": ("helper", "main"),
+    "collabzoo/BFCL-v1": ("first_caller", "second_caller"),
 }
 
 

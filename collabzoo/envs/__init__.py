@@ -98,6 +98,12 @@ REGISTRATIONS: list[dict] = [
              dict(colors=1, hand_size=2, max_information_tokens=3, max_life_tokens=1)),
         )
     ),
+    dict(
+        id="collabzoo/BFCL-v1",
+        entry_point="collabzoo.envs.tools.bfcl:BFCLEnv",
+        agents=("first_caller", "second_caller"),
+        description="Two agents answer one BFCL request with function calls, scored by AST match.",
+    ),
 ]
 
 for _registration in REGISTRATIONS:

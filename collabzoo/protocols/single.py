@@ -8,6 +8,10 @@ adds one for other roles, and :class:`SectionFormat` is the default for any env.
 
 Env families:
 
+**Function calling** (roles ``first_caller``/``second_caller``: ``collabzoo/BFCL-v1``): :class:`CallsFormat`.
+The prompt is :data:`CALLS_INTRO` and the shared paragraphs (request, schemas, answer format);
+the whole answer is the first role's calls, the second role makes none.
+
 **Writing** (roles ``concise``/``detailed``, ``background``/``method``):
 :class:`SectionFormat`. The prompt is :data:`SECTION_INTRO`; the paragraphs every role's
 observation shares (the post or abstract, see :func:`split_shared`) once under
@@ -39,6 +43,7 @@ from collabzoo.agents.base import Agent
 from collabzoo.protocols.base import Call, CollaborationProtocol, agent_label, ask
 
 __all__ = [
+    "CallsFormat",
     "CodeFormat",
     "SectionFormat",
     "SingleFormat",
@@ -62,6 +67,10 @@ CODE_INTRO = (
     "instructions follow; you write both parts.\n"
 )
 CODE_PART = "## What the {role} programmer was told"
+CALLS_INTRO = (
+    "You answer alone a request that a team of agents would answer together with function "
+    "calls: make every call the request needs."
+)
 CODE_INSTRUCTIONS = (
     "\nAnswer with ONE Python code block (```python ... ```) that defines both functions: "
     "first `def {helper}(...)`, then the main function, which calls `{helper}`.\n"
@@ -312,10 +321,27 @@ class CodeFormat(SingleFormat):
         return {r: parts.get(r, "") for r in roles}
 
 
+class CallsFormat(SingleFormat):
+    """Every function call by one agent (function-calling envs: ``collabzoo/BFCL-v1``).
+
+    The prompt is :data:`CALLS_INTRO` and the paragraphs every role's observation shares (the
+    request, the schemas, the answer format), without the roles' shares of the work; the
+    whole answer goes to the first role and ``[]`` (no call) to the others.
+    """
+
+    def prompt(self, observations: Mapping[str, str], roles: Sequence[str]) -> str:
+        shared, _ = split_shared(observations, roles)
+        return CALLS_INTRO + "\n\n" + "\n\n".join(shared)
+
+    def parse(self, answer: str, roles: Sequence[str]) -> dict[str, str]:
+        return {r: answer if k == 0 else "[]" for k, r in enumerate(roles)}
+
+
 _FORMATS: dict[tuple[str, ...], SingleFormat] = {
     ("concise", "detailed"): SectionFormat(),
     ("background", "method"): SectionFormat(),
     ("helper", "main"): CodeFormat(),
+    ("first_caller", "second_caller"): CallsFormat(),
 }
 
 

@@ -1,0 +1,1 @@
+"""Function-calling tasks: BFCL (vendored data, collabzoo's own AST checker)."""
