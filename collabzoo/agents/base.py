@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:  # torch is an optional dependency (extra `train`)
     import torch
 
-__all__ = ["Agent", "Policy", "SamplingConfig", "Samples"]
+__all__ = ["DEFAULT_SAMPLING", "Agent", "Policy", "SamplingConfig", "Samples"]
 
 
 @runtime_checkable
@@ -51,6 +51,13 @@ class SamplingConfig:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+
+DEFAULT_SAMPLING = SamplingConfig(max_new_tokens=128, temperature=0.0)
+"""How a policy acts when nobody says otherwise: greedy, at most 128 tokens, the same defaults
+as an evaluation (:func:`collabzoo.evaluation.eval_sampling` on an env that declares no
+answer length), so that ``policy.act`` and ``collabzoo eval`` agree. Training always passes
+its own sampling."""
 
 
 @dataclass

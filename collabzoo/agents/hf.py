@@ -54,7 +54,7 @@ from typing import Any
 import torch
 
 from collabzoo.agents import hf_internals
-from collabzoo.agents.base import Samples, SamplingConfig
+from collabzoo.agents.base import DEFAULT_SAMPLING, Samples, SamplingConfig
 from collabzoo.agents.sampling import (
     AdapterBlocks,
     InverseCdfSampler,
@@ -158,7 +158,7 @@ class HFPolicy:
         self.adapter_name = adapter_name
         self.chat_template = bool(chat_template)
         self.enable_thinking = bool(enable_thinking)
-        self.sampling = sampling if sampling is not None else SamplingConfig()
+        self.sampling = sampling if sampling is not None else DEFAULT_SAMPLING
         self.reference_model = reference_model
         self.max_prompt_tokens = max_prompt_tokens
         self.name = name if name is not None else (adapter_name or "policy")

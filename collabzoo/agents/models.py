@@ -555,7 +555,9 @@ def load_policy(
             (``True``), raw text (``False``), ``"auto"``/``None``: if the tokenizer has one.
         enable_thinking: the template switch of hybrid reasoning models (default False: no
             ``<think>`` section; see :class:`HFPolicy`).
-        sampling: default sampling of ``act``/``sample``.
+        sampling: default sampling of ``act``/``sample`` (None:
+            :data:`~collabzoo.agents.base.DEFAULT_SAMPLING`, greedy and 128 tokens, as an
+            evaluation).
         seed: initialisation seed (weights of ``tiny``; the new LoRA adapter).
         share_base_with: a LoRA policy whose base model this one shares: a new adapter is
             added to its PeftModel (``spec``, ``dtype`` and ``device`` are then ignored).

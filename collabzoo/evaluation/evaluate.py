@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from collabzoo.agents.base import Agent, SamplingConfig
+from collabzoo.agents.base import DEFAULT_SAMPLING, Agent, SamplingConfig
 from collabzoo.envs.answer_length import check_max_new_tokens, tokens_needed
 from collabzoo.envs.contract import MAX_TURNS
 from collabzoo.protocols.base import CollaborationProtocol, EpisodeRecord
@@ -37,8 +37,8 @@ from collabzoo.protocols.runner import run_episodes
 
 __all__ = ["DEFAULT_MAX_NEW_TOKENS", "Evaluation", "eval_sampling", "evaluate"]
 
-DEFAULT_MAX_NEW_TOKENS = 128
-"""Answer length of an evaluation on an env that declares none."""
+DEFAULT_MAX_NEW_TOKENS = DEFAULT_SAMPLING.max_new_tokens
+"""Answer length of an evaluation on an env that declares none (an agent's default too)."""
 
 
 def eval_sampling(
