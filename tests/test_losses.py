@@ -11,7 +11,6 @@ from collabzoo.trainers.losses import (
     aggregate_loss,
     kl_per_token,
     loss_normalizer,
-    masked_mean,
     policy_loss_per_token,
 )
 
@@ -89,8 +88,3 @@ def test_micro_batches_accumulate_to_the_full_batch_gradient(mode):
     assert torch.allclose(lp.grad, full, atol=1e-7)
 
 
-def test_masked_mean():
-    values = torch.tensor([[1.0, 2.0, 100.0], [3.0, 5.0, 7.0]])
-    mask = torch.tensor([[1, 1, 0], [0, 0, 0]])
-    assert masked_mean(values, mask).item() == 1.5
-    assert masked_mean(values, mask, dim=1).tolist() == [1.5, 0.0]

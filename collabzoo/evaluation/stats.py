@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["curve_ci", "iqm", "iqm_ci", "probability_of_improvement", "summarize_methods"]
+__all__ = ["curve_ci", "iqm", "iqm_ci", "probability_of_improvement"]
 
 #: Bootstrap replications of :func:`iqm_ci` (rliable's default is 50,000; 2,000 puts the
 #: CI's ends within ~0.01 of their limit for a handful of seeds, in a fraction of a second).
@@ -147,14 +147,3 @@ def curve_ci(
             random_state=random_state,
         )
     return {"iqm": point["x"], "low": interval["x"][0], "high": interval["x"][1]}
-
-
-def summarize_methods(
-    scores: Mapping[str, Any], *, reps: int = REPS, seed: int = 0
-) -> dict[str, dict[str, float]]:
-    """``{method: {"iqm", "low", "high", "runs"}}`` for ``(runs, tasks)`` score matrices."""
-    out = {}
-    for name, matrix in scores.items():
-        point, low, high = iqm_ci(matrix, reps=reps, seed=seed)
-        out[name] = {"iqm": point, "low": low, "high": high, "runs": int(_matrix(matrix).shape[0])}
-    return out

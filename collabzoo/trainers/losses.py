@@ -18,17 +18,8 @@ __all__ = [
     "aggregate_loss",
     "kl_per_token",
     "loss_normalizer",
-    "masked_mean",
     "policy_loss_per_token",
 ]
-
-
-def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    """Mean of ``values`` where ``mask`` is 1: ``sum(v * m) / sum(m)`` (0 where ``sum(m)`` is 0)."""
-    mask = mask.to(values.dtype)
-    if dim is None:
-        return (values * mask).sum() / mask.sum().clamp(min=1)
-    return (values * mask).sum(dim=dim) / mask.sum(dim=dim).clamp(min=1)
 
 
 def policy_loss_per_token(
