@@ -169,6 +169,8 @@ def test_every_algorithm_trains_two_steps_on_a_plain_aec_env(name):
     history = trainer.train()
     assert len(history) == 2 and history[0]["rollout/moves"] == 4.0
     assert all(torch.isfinite(torch.tensor(h["loss/policy"])) for h in history)
+    evaluation = trainer.evaluate(2)  # the parallel protocol, one move at a time
+    assert 0.0 <= evaluation["eval/reward/mean"] <= 4.0
 
 
 def test_rollout_modes():
