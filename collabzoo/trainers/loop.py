@@ -96,7 +96,7 @@ from collabzoo.trainers.rollout import Node, Rollout, regrow, rollout
 if TYPE_CHECKING:
     from collabzoo.algorithms.base import Algorithm
 
-__all__ = ["AgentBatch", "Trainer", "TrainingDiverged"]
+__all__ = ["AgentBatch", "Trainer", "TrainingDiverged", "rollout_mode"]
 
 #: ``max_new_tokens`` for an env that declares no answer length (``metadata["answer_tokens"]``).
 DEFAULT_MAX_NEW_TOKENS = 64
