@@ -118,7 +118,7 @@ class EvaluationSpec:
     """Each trained agent in turn replaced by the untrained base model."""
     partners: list[str] = field(default_factory=list)
     """Agent specs of partners the trained agents never trained with (e.g. ``hanabi-rule``,
-    ``random``): each trained run's agent of one role plays with the partner in every other
+    ``random``). Each trained run's agent of one role plays with the partner in every other
     role, for every role in turn (ad-hoc teamwork)."""
     max_new_tokens: int | None = None
     """Most tokens per answer; None: the training config's ``max_new_tokens``, else the env's

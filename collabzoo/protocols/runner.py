@@ -68,7 +68,7 @@ PROTOCOLS: dict[str, type[CollaborationProtocol]] = {
     "single": SingleProtocol,
 }
 
-#: The protocols that play a turn-based (AEC) env: each role answers its own observation.
+#: The protocols that can play a turn-based (AEC) env (each role answers its own observation).
 TURN_BASED_PROTOCOLS = ("parallel", "sequential")
 
 # infos entries recorded elsewhere in a TurnRecord

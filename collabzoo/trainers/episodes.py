@@ -33,7 +33,7 @@ from collabzoo.trainers.rollout import Edge, Node, Rollout, compute_returns, gen
 
 __all__ = ["EpisodeResult", "EpisodeRollout", "Start", "episode_rollout", "reset_starts"]
 
-#: A task's start: ``(env in its reset state, observations, the agents that act first)``.
+#: A task's start, ``(env in its reset state, observations, the agents that act first)``.
 Start = tuple[Any, dict[str, str], list[str]]
 
 
