@@ -143,6 +143,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     from collabzoo.evaluation.evaluate import eval_sampling, evaluate
     from collabzoo.evaluation.results import EpisodeWriter, summary_table, write_results
     from collabzoo.protocols import summarize
+    from collabzoo.protocols.runner import check_protocol
 
     def fail(message: str) -> int:
         print(f"collabzoo eval: {message}", file=sys.stderr)
@@ -155,6 +156,10 @@ def _run_eval(args: argparse.Namespace) -> int:
         return fail(str(error))
     except (DatasetUnavailableError, ValueError, TypeError) as error:  # the env's own checks
         return fail(f"cannot make {args.env}: {error}")
+    try:
+        check_protocol(env, args.protocol)
+    except ValueError as error:
+        return fail(str(error))
     roles = list(env.possible_agents)
     sampling = eval_sampling(env, max_new_tokens=args.max_new_tokens,
                              temperature=args.temperature, top_p=args.top_p, seed=args.seed)

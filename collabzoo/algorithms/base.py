@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from collabzoo.trainers.advantages import marginal_advantages
 from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.losses import kl_per_token, policy_loss_per_token
 
@@ -142,11 +141,17 @@ def per_turn_credit(tree: Rollout, credit: torch.Tensor, agents: list[str]) -> d
 
 
 def joint_to_sample_credit(tree: Rollout, advantages: torch.Tensor, agents: list[str],
-                           num_generations: int) -> dict[str, list[torch.Tensor | None]]:
-    """Each agent's per-turn credit from the (nodes, K) advantages of the joint actions
-    (:func:`~collabzoo.trainers.advantages.marginal_advantages`: the mean over the joint
-    actions that used the sample)."""
-    credit = marginal_advantages(advantages, tree.choices, num_generations)  # (N, nodes, G)
+                           num_generations: int, baseline: torch.Tensor | None = None,
+                           factor: torch.Tensor | None = None,
+                           ) -> dict[str, list[torch.Tensor | None]]:
+    """Each agent's per-turn credit from the (groups, K) advantages of the tree's
+    :meth:`~collabzoo.trainers.rollout.Rollout.group_returns` (a tree: the mean over the joint
+    actions that used the sample; an episode group: the decision's episode advantage, or with
+    per-decision returns its return-to-go against ``baseline`` scaled by ``factor``, which
+    default to a zero baseline and no scaling)."""
+    baseline = torch.zeros_like(advantages) if baseline is None else baseline
+    factor = torch.ones_like(advantages) if factor is None else factor
+    credit = tree.node_credit(advantages, baseline, factor, len(agents))  # (N, nodes, G')
     return per_turn_credit(tree, credit, agents)
 
 

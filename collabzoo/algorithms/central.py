@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import gymnasium
 
 from collabzoo.algorithms.magrpo import MAGRPO
+from collabzoo.envs.aec import env_api
 from collabzoo.envs.contract import TEAM_REWARDS, step_batch
 from collabzoo.protocols.single import SingleFormat, format_for_roles
 from collabzoo.trainers.config import TrainerConfig
@@ -127,4 +128,9 @@ class Central(MAGRPO):
 
     @classmethod
     def wrap_env(cls, env: Any, config: TrainerConfig) -> CentralEnv:
+        if env_api(env) == "aec":
+            raise ValueError(f"algorithm 'central' cannot train the turn-based env "
+                             f"{type(env).__name__} (an AECEnv): one policy writing every "
+                             "role's part of a joint action needs the roles to act together; "
+                             "train one policy per role (e.g. magrpo) instead")
         return CentralEnv(env, team_reward=config.team_reward)

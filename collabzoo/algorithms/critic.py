@@ -28,7 +28,9 @@ the team, on the joint observation and the team reward), the critic values every
 the view acts, and :func:`~collabzoo.trainers.advantages.tree_gae` gives each joint action
 its advantage ``A = r + discount * V(child) - V(node) + discount * lambda * mean(A of the
 child's joint actions)``; a branch that ended (or an agent that left) has future value 0.
-The critic regresses on the lambda-returns ``V(node) + mean(A)``; the advantages are divided
+In an episode-group rollout (:mod:`~collabzoo.trainers.episodes`) the trees are chains, one
+node per decision, so the same GAE runs along each episode (``scale="group"`` is refused
+there: one sample per node). The critic regresses on the lambda-returns ``V(node) + mean(A)``; the advantages are divided
 by the std of the batch's (``scale="batch"``, the default), and each agent's sample gets the
 mean advantage of the joint actions it took part in. Metrics: ``critic/value_loss`` (before
 the update), ``critic/explained_variance``, ``critic/value_mean``.
@@ -239,7 +241,8 @@ class ActorCritic(Algorithm):
         c = self.config
         nodes = [node for level in tree.levels for node in level]
         index = {id(node): i for i, node in enumerate(nodes)}
-        credit = torch.zeros(len(self.agents), len(nodes), c.num_generations, dtype=torch.float64)
+        per_node = tree.samples_per_node  # G in a tree, 1 in an episode group
+        credit = torch.zeros(len(self.agents), len(nodes), per_node, dtype=torch.float64)
         stats: dict[str, list[torch.Tensor]] = {"values": [], "targets": [], "adv": []}
         self._fit = {}
         for view in self.views():
@@ -257,7 +260,7 @@ class ActorCritic(Algorithm):
                  for node in nodes], dtype=torch.long)  # (M, K)
             adv, targets = tree_gae(values, rewards, children, c.discount, c.gae_lambda)
             adv = self._scale(adv, where, ctx)
-            per_sample = marginal_advantages(adv, tree.choices, c.num_generations)  # (N, M, G)
+            per_sample = marginal_advantages(adv, tree.choices, per_node)  # (N, M, G)
             for n, agent in enumerate(self.agents):
                 if agent in self.view_agents(view):
                     credit[n] = per_sample[n]
@@ -272,6 +275,10 @@ class ActorCritic(Algorithm):
         if c.scale == "none" or not where:
             return adv
         if c.scale == "group":
+            if adv.shape[1] < 2:
+                raise ValueError(f"{self.name}: scale='group' needs G >= 2 samples per node; "
+                                 "an episode-group rollout has one per decision: use "
+                                 "scale='batch' or 'none'")
             return adv / (adv.std(dim=1, keepdim=True) + c.scale_eps)
         every = torch.cat([a.reshape(-1) for a in ctx.gather(adv[where])])
         return adv / (every.std() + c.scale_eps) if every.numel() > 1 else adv

@@ -54,7 +54,9 @@ class IAC(ActorCritic):
         return [view]
 
     def view_text(self, view: str, node: Node) -> str | None:
-        return node.observations[view] if view in node.live else None
+        # a tree node holds the live agents' observations; an episode-group node of a
+        # turn-based env holds every agent's, so the critic follows the agent between its moves
+        return node.observations.get(view)
 
     def view_reward(self, view: str, edge: Edge) -> float:
         return edge.rewards.get(view, 0.0) if self.config.reward == "own" else edge.reward

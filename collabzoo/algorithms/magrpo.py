@@ -12,6 +12,11 @@ it took part in (aligned: its own joint action), and each agent follows the clip
 gradient of its own completion's log-probability. Centralised training (the baseline reads
 the team's returns), decentralised execution (each agent reads its own observation).
 
+In an episode-group rollout (``rollout_mode="episodes"``) the group is a task's G whole
+episodes: ``R_g`` is episode g's discounted return and every decision of episode g gets
+``A_g`` (with ``episode_credit="to_go"``, ``(R_g,t - baseline_g) / scale`` from the decision's
+own return-to-go ``R_g,t``); the siblings' baselines apply to the (tasks, G) returns alike.
+
 Data parallel: the returns of every process are gathered before the baseline and scale.
 The siblings of MAGRPO (``mareinforce``, ``marloo``, ``maremax``) subclass :class:`MAGRPO`
 and override only :meth:`MAGRPO.baseline`.
@@ -68,14 +73,16 @@ class MAGRPO(Algorithm):
 
     def credit(self, tree: Rollout, ctx: StepContext) -> Credit:
         c = self.config
-        returns = tree.returns()  # (nodes, K) this process's
+        returns = tree.group_returns()  # (groups, K) this process's: nodes or tasks
         all_returns = ctx.gather(returns)
-        stacked = torch.cat(all_returns)  # (all nodes, K)
-        values = scale_advantages(stacked - self.baseline(stacked, tree, ctx), stacked,
-                                  c.scale, c.scale_eps)
-        offset = sum(len(r) for r in all_returns[:ctx.rank])
-        own = values[offset:offset + len(returns)]  # (nodes, K)
+        stacked = torch.cat(all_returns)  # (all groups, K)
+        baseline = self.baseline(stacked, tree, ctx)
+        values = scale_advantages(stacked - baseline, stacked, c.scale, c.scale_eps)
+        factor = scale_advantages(torch.ones_like(stacked), stacked, c.scale, c.scale_eps)
+        own = slice(sum(len(r) for r in all_returns[:ctx.rank]), None)
+        own = slice(own.start, own.start + len(returns))
         zero_std = (stacked.max(dim=1).values - stacked.min(dim=1).values) == 0
         metrics = {**advantage_metrics(values),
                    "frac_reward_zero_std": float(zero_std.float().mean())}
-        return Credit(joint_to_sample_credit(tree, own, self.agents, c.num_generations), metrics)
+        return Credit(joint_to_sample_credit(tree, values[own], self.agents, c.num_generations,
+                                             baseline[own], factor[own]), metrics)

@@ -8,7 +8,8 @@ node::
 
     A_k = R_k - R_greedy(node),    R_k = r_k + discount * mean(returns of the child's joint actions)
 
-not scaled by default (``scale="none"``). The greedy return does not depend on the sampled
+not scaled by default (``scale="none"``). In an episode-group rollout the baseline of a
+task's G episodes is one greedy episode from the task's reset. The greedy return does not depend on the sampled
 actions, so the gradient stays unbiased; a joint action better than greedy decoding is pushed
 up, a worse one down. Cost: one greedy rollout per node (a chain of at most the remaining
 turns), generated in one batched call per agent and turn; it is not trained on. Logged:
@@ -55,8 +56,9 @@ class MAReMax(MAGRPO):
     config_class: ClassVar[type[TrainerConfig]] = MAReMaxConfig
 
     def greedy_returns(self, tree: Rollout, ctx: StepContext) -> torch.Tensor:
-        """(nodes,) the greedy return of every node of this process's tree, turn by turn."""
-        nodes = [node for level in tree.levels for node in level]
+        """(groups,) the greedy return from every group's node of this process's rollout (a
+        tree: every node, turn by turn; an episode group: a greedy episode from the reset)."""
+        nodes = tree.group_nodes()
         roots = ctx.rollout_from(nodes, 1, dataclasses.replace(ctx.sampling, temperature=0.0))
         return torch.tensor([root.edges[0].value for root in roots], dtype=torch.float64)
 

@@ -12,7 +12,13 @@ mode), which the statistics read.
   numbers for every seed, so it runs once; sampling runs once per seed, seeded with it);
 - ``crossplay``: the first role's agent of seed i with the other roles' agents of seed j,
   ``parallel``, the first sampling mode (diagonal: self-play, the ``team`` evaluation again);
-- ``loo``: each role's trained agent in turn replaced by the untrained base model.
+- ``loo``: each role's trained agent in turn replaced by the untrained base model;
+- ``partner``: each role's trained agent with a partner of ``evaluation.partners`` (an agent
+  spec, e.g. the scripted ``hanabi-rule``) in every other role: ad-hoc play with a partner it
+  never trained with.
+
+On a turn-based (AEC) env the baselines run only under the protocols that can play it
+(:data:`~collabzoo.protocols.runner.TURN_BASED_PROTOCOLS`).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ class EvalJob:
 
     env: str
     kind: str
-    """``team``, ``baseline``, ``crossplay`` or ``loo``."""
+    """``team``, ``baseline``, ``crossplay``, ``loo`` or ``partner``."""
     method: str
     """The row it belongs to: an algorithm name, or ``<protocol> (untrained)``."""
     model: str
@@ -45,20 +51,27 @@ class EvalJob:
     sampling: Sampling
     folder: Path
     info: dict[str, Any] = field(default_factory=dict, compare=False)
-    """crossplay: ``{"i": seed, "j": seed}``; loo: ``{"role": name}``."""
+    """crossplay: ``{"i": seed, "j": seed}``; loo: ``{"role": name}``; partner:
+    ``{"role": the trained agent's role, "partner": spec}``."""
 
 
 def eval_jobs(spec: BenchmarkSpec, root: str | Path, runs: Sequence[TrainRun],
               roles: Callable[[str], Sequence[str]]) -> list[EvalJob]:
     """Every evaluation of the benchmark, in a fixed order (see the module docstring)."""
+    from collabzoo.envs.registration import spec as env_info
+    from collabzoo.protocols.runner import TURN_BASED_PROTOCOLS
+
     root = Path(root) / "evals"
     ev = spec.evaluation
     jobs: list[EvalJob] = []
     first = ev.sampling[0]
     for env in spec.envs:
         base = root / slug(env)
+        protocols = ev.protocols
+        if env_info(env).api == "aec":
+            protocols = [p for p in protocols if p in TURN_BASED_PROTOCOLS]
         for model in spec.models:
-            for protocol in ev.protocols:
+            for protocol in protocols:
                 for sampling in ev.sampling:
                     seeds = spec.seeds[:1] if sampling.temperature == 0 else spec.seeds
                     for seed in seeds:
@@ -100,6 +113,16 @@ def eval_jobs(spec: BenchmarkSpec, root: str | Path, runs: Sequence[TrainRun],
                                 Path(str(where).format(kind="loo")) / first.name
                                 / f"seed-{seed}" / role,
                                 {"role": role}))
+                for partner in ev.partners if len(env_roles) > 1 else ():
+                    for seed, run in group.items():
+                        for role in env_roles:
+                            agents = tuple(f"run:{run.folder}/{r}" if r == role else partner
+                                           for r in env_roles)
+                            jobs.append(EvalJob(
+                                env, "partner", algo, model, "parallel", agents, seed, first,
+                                Path(str(where).format(kind="partner")) / first.name
+                                / f"seed-{seed}" / slug(partner) / role,
+                                {"role": role, "partner": partner}))
     return jobs
 
 

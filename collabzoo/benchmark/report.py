@@ -146,14 +146,19 @@ def compute_results(spec: BenchmarkSpec, runs: Sequence[TrainRun],
     # cross-play and leave-one-out
     crossplay: dict[str, Any] = {}
     loo: dict[str, Any] = {}
+    partners: dict[str, Any] = {}
     for env in envs:
         for job in jobs:
-            if job.env != env or job.kind not in ("crossplay", "loo"):
+            if job.env != env or job.kind not in ("crossplay", "loo", "partner"):
                 continue
             scores = read_scores(job)
             if scores is None:
                 continue
-            if job.kind == "crossplay":
+            if job.kind == "partner":
+                partners.setdefault(env, {}).setdefault(label(job), {}).setdefault(
+                    job.info["partner"], {}).setdefault(job.info["role"], []).append(
+                    float(np.mean(scores)))
+            elif job.kind == "crossplay":
                 cell = crossplay.setdefault(env, {}).setdefault(label(job), {})
                 cell[(job.info["i"], job.info["j"])] = float(np.mean(scores))
             else:
@@ -171,6 +176,12 @@ def compute_results(spec: BenchmarkSpec, runs: Sequence[TrainRun],
             results["crossplay"][env][name] = {
                 "seeds": seed_ids, "matrix": grid, "self_play": float(np.mean(diag)),
                 "cross_play": float(np.mean(off)) if off else None}
+    # ad-hoc play: {env: {method: {partner: {role: mean over seeds}}}}
+    results["partners"] = {
+        env: {name: {partner: {role: float(np.mean(v)) for role, v in by_role.items()}
+                     for partner, by_role in by_partner.items()}
+              for name, by_partner in methods.items()}
+        for env, methods in partners.items()}
     results["leave_one_out"] = {}
     for env, methods in loo.items():
         results["leave_one_out"][env] = {}
@@ -268,6 +279,16 @@ def table_markdown(results: dict[str, Any], spec: BenchmarkSpec) -> str:
             for m, c in methods_.items():
                 cross = "–" if c["cross_play"] is None else f"{c['cross_play']:.3f}"
                 lines.append(f"| {env.split('/')[-1]} | {m} | {c['self_play']:.3f} | {cross} |")
+    if results.get("partners"):
+        lines += ["", "Ad-hoc play (the role's trained agent with a partner it never trained "
+                  "with in every other role), mean over seeds.", "",
+                  "| env | method | partner | role | score |", "| --- | --- | --- | --- | ---: |"]
+        for env, methods_ in results["partners"].items():
+            for m, by_partner in methods_.items():
+                for partner, by_role in by_partner.items():
+                    for role, score in by_role.items():
+                        lines.append(f"| {env.split('/')[-1]} | {m} | {partner} | {role} | "
+                                     f"{score:.3f} |")
     if results["leave_one_out"]:
         lines += ["", "Leave-one-agent-out (the role's trained agent replaced by the untrained "
                   "base model): team score without it, and its contribution (team - without), "

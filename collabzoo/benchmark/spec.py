@@ -18,7 +18,8 @@ preset name, or ``{env id: preset}``: its config fields are the starting point o
 that env), ``output`` (the benchmark folder), ``evaluation`` with ``split``, ``episodes``,
 ``sampling`` (a list of ``greedy`` and/or ``{temperature: T, samples: n}``: fixed-seed
 sampling, n samples per episode), ``protocols`` (the untrained baselines), ``team_protocols``
-(how trained teams are evaluated), ``crossplay``, ``leave_one_out``, ``max_new_tokens``,
+(how trained teams are evaluated), ``crossplay``, ``leave_one_out``, ``partners`` (agent specs
+of scripted partners for ad-hoc play), ``max_new_tokens``,
 ``batch_size`` and ``bootstrap_reps``. :func:`apply_overrides` applies ``--set a.b=VALUE``
 (VALUE read as YAML).
 """
@@ -115,6 +116,10 @@ class EvaluationSpec:
     """Agent A of seed i with the other agents of seed j, for every i, j (diagonal: self-play)."""
     leave_one_out: bool = True
     """Each trained agent in turn replaced by the untrained base model."""
+    partners: list[str] = field(default_factory=list)
+    """Agent specs of partners the trained agents never trained with (e.g. ``hanabi-rule``,
+    ``random``). Each trained run's agent of one role plays with the partner in every other
+    role, for every role in turn (ad-hoc teamwork)."""
     max_new_tokens: int | None = None
     """Most tokens per answer; None: the training config's ``max_new_tokens``, else the env's
     declared answer length."""

@@ -28,6 +28,11 @@ extra                               without it
 A move's team reward is a :data:`~collabzoo.envs.contract.TEAM_REWARDS` reduction of
 ``env.rewards`` just after the move (every agent's reward for that move, not the cumulative
 rewards that ``last()`` reports).
+
+:func:`aec_reset` and :func:`aec_move` read a turn-based env the way
+:func:`~collabzoo.envs.contract.read_step` reads a parallel one: a move is a turn where
+exactly one agent (``agent_selection``) is live, so the evaluation runner and the trainer's
+episode rollout play both kinds of env with one loop.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import gymnasium
 
-from collabzoo.envs.contract import TEAM_REWARDS, EnvFeatures, env_features
+from collabzoo.envs.contract import TEAM_REWARDS, EnvFeatures, Transition, env_features
 
-__all__ = ["Episode", "TextAECEnv", "aec_features", "env_api", "legal_actions", "play_episode"]
+__all__ = ["Episode", "TextAECEnv", "aec_features", "aec_move", "aec_reset", "env_api",
+           "legal_actions", "next_to_act", "play_episode"]
 
 _AEC_METHODS = ("observe", "last", "agent_iter")
 
@@ -153,3 +159,58 @@ def play_episode(
         episode.truncated = any(env.truncations.values())
     episode.score = episode.team_return if score is None else score
     return episode
+
+
+def next_to_act(env: Any) -> str | None:
+    """Take the dead steps of terminated or truncated agents; the agent that acts next, or
+    None when the episode is over (``env.agents`` empty)."""
+    while env.agents:
+        agent = env.agent_selection
+        if env.terminations.get(agent, False) or env.truncations.get(agent, False):
+            env.step(None)  # the dead step: removes the agent
+            continue
+        return str(agent)
+    return None
+
+
+def _observations(env: Any) -> dict[str, str]:
+    """Every agent still in the episode's current observation."""
+    return {a: env.observe(a) for a in env.agents}
+
+
+def aec_reset(env: Any, **kwargs: Any) -> tuple[dict[str, str], str | None]:
+    """``env.reset(**kwargs)``; returns ``(observation of every agent in the episode, the
+    agent that acts first)`` (None: the episode ended at once)."""
+    env.reset(**kwargs)
+    first = next_to_act(env)
+    return (_observations(env) if first is not None else {}), first
+
+
+def aec_move(
+    env: Any,
+    action: str,
+    features: EnvFeatures,
+    *,
+    team_reward: str = "mean",
+    return_before: float = 0.0,
+) -> Transition:
+    """Step the selected agent's ``action`` and read the move like a parallel turn.
+
+    ``rewards``: every agent's reward for the move (``env.rewards``); ``reward``: their
+    ``team_reward`` reduction; ``score``: ``infos[mover]["score"]`` when given, else
+    ``return_before + reward``; ``observations``: every agent still in the episode; ``live``:
+    ``[the agent that acts next]``, empty when the episode is over; ``info``: the mover's infos.
+    """
+    mover = env.agent_selection
+    env.step(action)
+    rewards = {str(a): float(r) for a, r in env.rewards.items()}
+    reward = float(TEAM_REWARDS[team_reward](list(rewards.values()))) if rewards else 0.0
+    info = dict(env.infos.get(mover, {}))
+    components = {k: float(v) for k, v in info.get("reward_components", {}).items()}
+    score = float(info["score"]) if "score" in info else return_before + reward
+    following = next_to_act(env)
+    return Transition(
+        observations=_observations(env) if following is not None else {},
+        rewards=rewards, reward=reward, score=score,
+        return_normalized=score / features.reward_max if features.reward_max else None,
+        components=components, live=[following] if following is not None else [], info=info)

@@ -11,6 +11,13 @@ same items in the same order) with ``reset(seed=seed + k)``; envs without ``num_
 their item from the seed. Each turn, only the agents still in the episode act; the episode
 ends when every agent has terminated or truncated (or after ``max_turns`` turns for envs
 without ``num_turns``).
+
+Turn-based envs (PettingZoo ``AECEnv``, :mod:`collabzoo.envs.aec`) run too: a turn is one
+move, and only ``agent_selection`` acts (one ``act`` call per move, batched across the
+batch's episodes that wait on the same role); ``max_turns`` counts moves. Only the protocols
+that ask each role on its own observation apply (``parallel``; ``sequential`` is the same
+there, since one role speaks per move): ``single`` (one agent writes every role's part of a
+joint action) and ``discussion`` (roles answer one turn together) are an error on them.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from collabzoo.agents.base import Agent
+from collabzoo.envs.aec import aec_features, aec_move, aec_reset, env_api
 from collabzoo.envs.contract import (
     MAX_TURNS,
     EnvFeatures,
     TextParallelEnv,
+    Transition,
     check_copyable,
     env_features,
     read_step,
@@ -45,6 +54,8 @@ __all__ = [
     "episode_rates",
     "get_protocol",
     "make_team",
+    "TURN_BASED_PROTOCOLS",
+    "check_protocol",
     "run_episodes",
     "summarize",
 ]
@@ -57,6 +68,9 @@ PROTOCOLS: dict[str, type[CollaborationProtocol]] = {
     "single": SingleProtocol,
 }
 
+#: The protocols that can play a turn-based (AEC) env (each role answers its own observation).
+TURN_BASED_PROTOCOLS = ("parallel", "sequential")
+
 # infos entries recorded elsewhere in a TurnRecord
 _RECORDED = ("reward_components", "return_normalized", "score", "turn", "task_index")
 
@@ -68,6 +82,21 @@ def get_protocol(name: str | CollaborationProtocol) -> CollaborationProtocol:
     if name not in PROTOCOLS:
         raise ValueError(f"unknown protocol {name!r}; choose one of {sorted(PROTOCOLS)}")
     return PROTOCOLS[name]()
+
+
+def check_protocol(env: Any, protocol: str | CollaborationProtocol) -> None:
+    """Check that ``protocol`` can play ``env``.
+
+    Raises:
+        ValueError: ``env`` is turn-based (an ``AECEnv``) and the protocol is not one of
+            :data:`TURN_BASED_PROTOCOLS`.
+    """
+    name = get_protocol(protocol).name
+    if env_api(env) == "aec" and name not in TURN_BASED_PROTOCOLS:
+        raise ValueError(
+            f"the {name!r} protocol cannot play the turn-based env {type(env).__name__} (an "
+            "AECEnv: one agent moves at a time, on its own observation); use one of "
+            f"{list(TURN_BASED_PROTOCOLS)}")
 
 
 def make_team(
@@ -142,7 +171,9 @@ def run_episodes(
         One :class:`EpisodeRecord` per episode, in episode order.
     """
     protocol = get_protocol(protocol)
-    features = env_features(env)
+    check_protocol(env, protocol)
+    turn_based = env_api(env) == "aec"
+    features = aec_features(env) if turn_based else env_features(env)
     if task_indices is not None:
         task_indices = [int(i) for i in task_indices]
         episodes = len(task_indices) if episodes is None else episodes
@@ -159,8 +190,30 @@ def run_episodes(
     records: list[EpisodeRecord] = []
     for start in range(0, episodes, batch_size):
         batch = list(range(start, min(start + batch_size, episodes)))
-        records.extend(_run_batch(pool[: len(batch)], team, protocol, batch, resets,
-                                  features, team_reward, max_turns, on_episode))
+        run = _run_aec_batch if turn_based else _run_batch
+        records.extend(run(pool[: len(batch)], team, protocol, batch, resets,
+                           features, team_reward, max_turns, on_episode))
+    return records
+
+
+def _record_turn(record: EpisodeRecord, actions: Mapping[str, str], calls: list[Any],
+                 step: Transition) -> None:
+    """Append the turn that ``actions`` (asked by ``calls``) made, read as ``step``."""
+    record.turns.append(TurnRecord(
+        turn=len(record.turns) + 1, calls=calls, actions=dict(actions), reward=step.reward,
+        reward_components=step.components, return_normalized=step.return_normalized,
+        details=_json_friendly({k: v for k, v in step.info.items() if k not in _RECORDED}),
+        rewards=step.rewards, score=step.score))
+
+
+def _finish(records: list[EpisodeRecord], began: float,
+            on_episode: Callable[[EpisodeRecord], None] | None) -> list[EpisodeRecord]:
+    """Give every record of a batch its share of the batch's wall time and report it."""
+    per_episode = (time.perf_counter() - began) / len(records)
+    for record in records:
+        record.seconds = per_episode
+        if on_episode is not None:
+            on_episode(record)
     return records
 
 
@@ -203,32 +256,61 @@ def _run_batch(
                 before = records[j].return_
                 step = read_step(outcome, list(roles), features, team_reward=team_reward,
                                  return_before=before)
-                records[j].turns.append(
-                    TurnRecord(
-                        turn=len(records[j].turns) + 1,
-                        calls=calls,
-                        actions=dict(actions),
-                        reward=step.reward,
-                        reward_components=step.components,
-                        return_normalized=step.return_normalized,
-                        details=_json_friendly(
-                            {k: v for k, v in step.info.items() if k not in _RECORDED}
-                        ),
-                        rewards=step.rewards,
-                        score=step.score,
-                    )
-                )
+                _record_turn(records[j], actions, calls, step)
                 observations[j] = step.observations
                 live_roles[j] = step.live
                 if step.done or len(records[j].turns) >= turn_limit:
                     finished.add(j)
         live = [j for j in live if j not in finished]
-    per_episode = (time.perf_counter() - began) / len(batch)
-    for record in records:
-        record.seconds = per_episode
-        if on_episode is not None:
-            on_episode(record)
-    return records
+    return _finish(records, began, on_episode)
+
+
+def _run_aec_batch(
+    envs: list[Any],
+    team: Mapping[str, Agent],
+    protocol: CollaborationProtocol,
+    batch: list[int],
+    resets: Sequence[dict[str, Any]],
+    features: EnvFeatures,
+    team_reward: str,
+    max_turns: int,
+    on_episode: Callable[[EpisodeRecord], None] | None,
+) -> list[EpisodeRecord]:
+    """:func:`_run_batch` for turn-based envs: each round, the episodes whose selected agent
+    is the same role move together (one protocol turn with that one role)."""
+    began = time.perf_counter()
+    observations: list[dict[str, str]] = []
+    movers: list[str | None] = []
+    records: list[EpisodeRecord] = []
+    for env, k in zip(envs, batch, strict=True):
+        obs, first = aec_reset(env, **resets[k])
+        observations.append(obs)
+        movers.append(first)
+        infos = getattr(env, "infos", {}) or {}
+        options = resets[k].get("options") or {}
+        task_index = options.get("task_index",
+                                 next(iter(infos.values()), {}).get("task_index", -1))
+        records.append(EpisodeRecord(k, int(task_index), resets[k]["seed"], protocol.name, []))
+    turn_limit = features.turn_limit(max_turns)
+    live = [j for j in range(len(batch)) if movers[j] is not None]
+    while live:
+        groups: dict[str, list[int]] = {}
+        for j in live:
+            groups.setdefault(str(movers[j]), []).append(j)
+        finished: set[int] = set()
+        for role, members in groups.items():
+            decisions = protocol.turn([{role: observations[j][role]} for j in members], (role,),
+                                      team)
+            for j, (actions, calls) in zip(members, decisions, strict=True):
+                step = aec_move(envs[j], actions[role], features, team_reward=team_reward,
+                                return_before=records[j].return_)
+                _record_turn(records[j], actions, calls, step)
+                observations[j] = step.observations
+                movers[j] = step.live[0] if step.live else None
+                if step.done or len(records[j].turns) >= turn_limit:
+                    finished.add(j)
+        live = [j for j in live if j not in finished]
+    return _finish(records, began, on_episode)
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float]:

@@ -11,7 +11,9 @@
   ``collabzoo train`` and ``collabzoo benchmark`` call.
 - ``advantages``, ``losses``: pure maths helpers (baselines, scalings, tree GAE, loss
   aggregations) that the algorithms use.
-- ``rollout``: the multi-turn rollout tree; ``checkpoint``; ``metrics`` (logging, the plot).
+- ``rollout``: the multi-turn rollout tree; ``episodes``: the episode-group rollout (G whole
+  episodes per task, turn-based and long envs); ``checkpoint``; ``metrics`` (logging, the
+  plot).
 
 Importing this package does not import torch; the trainer is imported on first use.
 """

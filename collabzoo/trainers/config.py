@@ -46,6 +46,8 @@ SchedulerName = Literal["constant", "linear", "cosine"]
 AgentSharing = Literal["lora", "copies"]
 ChatTemplate = Literal["auto", "true", "false"]
 TeamReward = Literal["mean", "min", "max"]
+RolloutMode = Literal["auto", "tree", "episodes"]
+EpisodeCredit = Literal["episode", "to_go"]
 
 
 @dataclass
@@ -143,6 +145,24 @@ class TrainerConfig:
     )
 
     # --- rollout ---
+    rollout_mode: RolloutMode = field(
+        default="auto",
+        metadata={"help": (
+            "``tree``: G samples per agent at every turn, branching (short episodes); "
+            "``episodes``: a group is G whole episodes from the same reset, one sample "
+            "per acting agent and move (turn-based and long episodes); ``auto``: "
+            "``episodes`` for turn-based (AEC) envs and envs declaring more than 4 "
+            "turns, else ``tree``."
+        )},
+    )
+    episode_credit: EpisodeCredit = field(
+        default="episode",
+        metadata={"help": (
+            "``episodes`` mode: credit each decision from its episode's (discounted) "
+            "return (``episode``) or from its own return-to-go from that move on "
+            "(``to_go``), against the group's baseline and scale."
+        )},
+    )
     joint_mode: JointMode = field(
         default="aligned",
         metadata={"help": (

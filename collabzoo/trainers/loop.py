@@ -6,7 +6,10 @@ any extra trainable module. One step reads top to bottom in :meth:`Trainer.train
 
 1. **generate + score** (:func:`~collabzoo.trainers.rollout.rollout`): B tasks; every agent
    samples G completions of its own observation; the joint actions (G aligned, G^N cross)
-   are scored on env copies; multi-turn branches recurse; returns flow up the trees.
+   are scored on env copies; multi-turn branches recurse; returns flow up the trees. Or,
+   with ``rollout_mode="episodes"`` (the default for turn-based and long envs,
+   :func:`rollout_mode`), :func:`~collabzoo.trainers.episodes.episode_rollout`: G whole
+   episodes from each task's reset, one sample per acting agent and move.
 2. **credit** (``algorithm.credit``): the advantage of every agent's every sample, from the
    tree (MAGRPO: each return minus the mean over its siblings, scaled).
 3. **loss + update**: each agent's loss (``algorithm.policy_loss``) over its own completion
@@ -37,6 +40,10 @@ with its fallback (decided once, by :func:`~collabzoo.envs.contract.env_features
 - ``infos[agent]["score"]``: the episode's result so far; without it, the undiscounted team
   return so far.
 
+Turn-based envs (PettingZoo ``AECEnv`` with text spaces, :mod:`collabzoo.envs.aec`) train the
+same way in ``episodes`` mode: only ``agent_selection`` samples at each move, and a move's
+team reward is the reduction of every agent's reward for it.
+
 Rewards: the team reward of a joint action is the ``team_reward`` reduction (default
 ``mean``) of the rewards of the agents that acted; the per-agent rewards stay in the rollout
 tree (:class:`~collabzoo.trainers.rollout.Edge`). Agents may leave at different turns: from
@@ -63,8 +70,15 @@ import torch
 
 from collabzoo.agents.base import Policy, Samples, SamplingConfig
 from collabzoo.algorithms.base import StepContext
+from collabzoo.envs.aec import aec_features, env_api
 from collabzoo.envs.answer_length import check_max_new_tokens, tokens_needed
-from collabzoo.envs.contract import EnvFeatures, TextParallelEnv, check_copyable, env_features
+from collabzoo.envs.contract import (
+    MAX_TURNS,
+    EnvFeatures,
+    TextParallelEnv,
+    check_copyable,
+    env_features,
+)
 from collabzoo.trainers.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -73,6 +87,7 @@ from collabzoo.trainers.checkpoint import (
 )
 from collabzoo.trainers.config import TrainerConfig
 from collabzoo.trainers.distributed import Distributed
+from collabzoo.trainers.episodes import EpisodeRollout, episode_rollout, reset_starts
 from collabzoo.trainers.losses import aggregate_loss, loss_normalizer
 from collabzoo.trainers.metrics import MetricsLogger, plot_reward_curve
 from collabzoo.trainers.optimizers import adamw, lr_schedule
@@ -81,10 +96,32 @@ from collabzoo.trainers.rollout import Node, Rollout, regrow, rollout
 if TYPE_CHECKING:
     from collabzoo.algorithms.base import Algorithm
 
-__all__ = ["AgentBatch", "Trainer", "TrainingDiverged"]
+__all__ = ["AgentBatch", "Trainer", "TrainingDiverged", "rollout_mode"]
 
 #: ``max_new_tokens`` for an env that declares no answer length (``metadata["answer_tokens"]``).
 DEFAULT_MAX_NEW_TOKENS = 64
+
+
+def rollout_mode(env: Any, mode: str) -> str:
+    """The rollout mode ``mode`` (``tree``, ``episodes`` or ``auto``) resolves to on ``env``:
+    ``auto`` is ``episodes`` for a turn-based (AEC) env or one that declares more than
+    :data:`~collabzoo.envs.contract.MAX_TURNS` turns (``num_turns``), else ``tree``.
+
+    Raises:
+        ValueError: ``tree`` on a turn-based env (one agent moves at a time: branching G ways
+            at every move of a long game is pointless; use ``episodes``).
+    """
+    turn_based = env_api(env) == "aec"
+    if mode == "auto":
+        features = aec_features(env) if turn_based else env_features(env)
+        long = features.num_turns is not None and features.num_turns > MAX_TURNS
+        return "episodes" if turn_based or long else "tree"
+    if mode == "tree" and turn_based:
+        raise ValueError(f"rollout_mode='tree' cannot train the turn-based env "
+                         f"{type(env).__name__} (an AECEnv, one agent moves at a time: the tree "
+                         "would branch G ways at every move); use rollout_mode='episodes' (or "
+                         "'auto')")
+    return mode
 
 
 class TrainingDiverged(RuntimeError):
@@ -250,7 +287,10 @@ class Trainer:
                 self.config, max_new_tokens=tokens_needed(self.env) or DEFAULT_MAX_NEW_TOKENS)
         else:
             check_max_new_tokens(self.env, self.config.max_new_tokens)
-        self.features = env_features(self.env)  # checks the spaces; decides the extras
+        # checks the spaces; decides the extras
+        self.features = (aec_features(self.env) if env_api(self.env) == "aec"
+                         else env_features(self.env))
+        self.rollout_mode = rollout_mode(self.env, self.config.rollout_mode)
         self.agents: list[str] = list(self.features.agents)
         torch.manual_seed(self.config.seed)  # identical initialisation on every process
         self.policies = self._match_policies(policies, model)
@@ -317,10 +357,14 @@ class Trainer:
         episodes = self.task_order.take(
             (self.step * self.dist.world + self.dist.rank) * c.batch_size, c.batch_size)
 
-        # 1. generate + score: the rollout trees of the B tasks
+        # 1. generate + score: the rollout trees of the B tasks (or their episode groups)
         timing: dict[str, float] = {}
-        tree = self._rollout(self.env, episodes, G, self.sampling, c.joint_mode, c.discount,
-                             c.early_stop_threshold, timing)
+        if self.rollout_mode == "episodes":
+            tree: Rollout = self._episodes(reset_starts(self.env, episodes), G, self.sampling,
+                                           timing)
+        else:
+            tree = self._rollout(self.env, episodes, G, self.sampling, c.joint_mode, c.discount,
+                                 c.early_stop_threshold, timing)
 
         # 2. credit: the algorithm's advantage of every agent's every sample (per turn)
         credit = self.algorithm.credit(tree, self._context())
@@ -370,6 +414,11 @@ class Trainer:
 
     def _rollout_from(self, nodes: list[Node], G: int, sampling: SamplingConfig) -> list[Node]:
         c = self.config
+        if self.rollout_mode == "episodes":  # whole episodes from each group's reset state
+            with torch.random.fork_rng(devices=[]):
+                replay = self._episodes([(n.env, n.observations, n.live) for n in nodes], G,
+                                        sampling, {})
+            return replay.group_nodes()
         with torch.random.fork_rng(devices=[]):  # leaves the training RNG alone
             return regrow(nodes, self.policies, num_generations=G, sampling=sampling,
                           joint_mode=c.joint_mode, discount=c.discount,
@@ -377,6 +426,17 @@ class Trainer:
                           generation_batch_size=c.generation_batch_size,
                           features=self.features, team_reward=c.team_reward,
                           max_turns=c.max_turns, generate_together=c.generate_together)
+
+    def _episodes(self, starts: list[Any], G: int, sampling: SamplingConfig,
+                  timing: dict[str, float]) -> EpisodeRollout:
+        """G whole episodes from each start (:mod:`~collabzoo.trainers.episodes`)."""
+        c = self.config
+        return episode_rollout(starts, self.policies, num_generations=G, sampling=sampling,
+                               features=self.features, discount=c.discount,
+                               per_decision=c.episode_credit == "to_go",
+                               generation_batch_size=c.generation_batch_size,
+                               team_reward=c.team_reward, max_turns=c.max_turns, timing=timing,
+                               generate_together=c.generate_together)
 
     def _rollout(self, env: TextParallelEnv, episodes: list[dict[str, Any]], G: int,
                  sampling: SamplingConfig, joint_mode: str, discount: float,
@@ -489,8 +549,8 @@ class Trainer:
             )
 
     # ------------------------------------------------------------------ metrics
-    def _step_metrics(self, tree, batches, losses, kls, grad_norms, step_s,
-                      timing) -> dict[str, float]:
+    def _tree_metrics(self, tree: Rollout) -> dict[str, float]:
+        """The rollout tree's metrics: rewards of every joint action, per turn, returns."""
         edges = tree.edges
         local = {
             "rewards": [e.reward for e in edges],
@@ -524,6 +584,36 @@ class Trainer:
         if normalized:  # envs without reward_max have no normalised return
             m["return_normalized"] = float(np.mean(normalized))
         m["rollout/nodes"] = float(sum(g["nodes"] for g in gathered))
+        return m
+
+    def _episode_metrics(self, tree: EpisodeRollout) -> dict[str, float]:
+        """The rollout's metrics in episodes mode: ``reward/mean`` and ``reward/std`` over
+        the episodes' undiscounted team returns, ``return/mean`` their discounted return,
+        ``return_normalized`` their final one, ``rollout/moves`` and
+        ``rollout/frac_truncated``."""
+        local = [(e.team_return, e.return_normalized, e.moves, e.truncated)
+                 for e in tree.episodes]
+        gathered = [e for g in self.dist.gather_objects(local) for e in g]
+        returns = torch.tensor([e[0] for e in gathered], dtype=torch.float64)
+        roots = [v for g in self.dist.gather_objects(tree.group_returns().reshape(-1).tolist())
+                 for v in g]
+        m: dict[str, float] = {
+            "reward/mean": float(returns.mean()),
+            "reward/std": float(returns.std()) if len(returns) > 1 else 0.0,
+            "return/mean": float(np.mean(roots)),
+            "rollout/moves": float(np.mean([e[2] for e in gathered])),
+            "rollout/frac_truncated": float(np.mean([e[3] for e in gathered])),
+            "rollout/nodes": float(sum(e[2] for e in gathered)),
+        }
+        normalized = [e[1] for e in gathered if e[1] is not None]
+        if normalized:
+            m["return_normalized"] = float(np.mean(normalized))
+        return m
+
+    def _step_metrics(self, tree, batches, losses, kls, grad_norms, step_s,
+                      timing) -> dict[str, float]:
+        m = (self._episode_metrics(tree) if isinstance(tree, EpisodeRollout)
+             else self._tree_metrics(tree))
         for agent in self.agents:
             m[f"loss/policy/{agent}"] = float(np.mean(losses[agent]))
             m[f"grad_norm/{agent}"] = grad_norms[agent]
@@ -536,7 +626,8 @@ class Trainer:
         lengths = []
         for agent in self.agents:
             agent_lengths = [n for b in batches[agent] for n in b.samples.completion_mask.sum(1).tolist()]
-            m[f"completion/{agent}/mean_length"] = float(np.mean(agent_lengths))
+            if agent_lengths:  # an agent that never moved (a turn-based game ended first)
+                m[f"completion/{agent}/mean_length"] = float(np.mean(agent_lengths))
             lengths += agent_lengths
         m["completion/mean_length"] = float(np.mean(lengths))
         m["completion/clipped_frac"] = float(np.mean([n >= self.config.max_new_tokens for n in lengths]))

@@ -16,11 +16,13 @@ __all__ = ["METRICS", "MetricsLogger", "plot_reward_curve", "read_metrics"]
 
 #: Every metric the trainer logs (``<x>`` stands for an agent or reward-component name).
 METRICS: dict[str, str] = {
-    "reward/mean": "mean team reward over every joint action of the step (all turns)",
+    "reward/mean": "mean team reward over every joint action of the step (all turns); episodes "
+                   "mode: mean undiscounted team return of an episode",
     "reward/std": "std of those rewards",
     "reward/<component>": "mean of each named reward component",
     "reward/turn_<t>": "mean joint reward at turn t (multi-turn envs only)",
-    "return/mean": "mean return (reward + discount x children's mean) of the first-turn joint actions",
+    "return/mean": "mean return (reward + discount x children's mean) of the first-turn joint "
+                   "actions; episodes mode: mean discounted return of an episode",
     "return_normalized": "mean episode result so far / reward_max over every joint action "
                          "(envs with reward_max only)",
     "advantage/mean": "mean advantage of the joint actions",
@@ -42,6 +44,8 @@ METRICS: dict[str, str] = {
     "completion/clipped_frac": "fraction of completions that reached max_new_tokens tokens",
     "rollout/nodes": "decision nodes in the step's rollout trees",
     "rollout/frac_early_stop": "fraction of joint actions whose branch stopped at early_stop_threshold",
+    "rollout/moves": "episodes mode: mean moves per episode",
+    "rollout/frac_truncated": "episodes mode: fraction of episodes cut by the turn limit",
     "lr": "learning rate of this step",
     "train/skipped_steps": "steps skipped so far because the loss or gradient was not finite",
     "perf/step_s": "seconds for the whole step",

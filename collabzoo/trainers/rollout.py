@@ -31,6 +31,7 @@ import torch
 
 from collabzoo.agents.base import Policy, Samples, SamplingConfig
 from collabzoo.envs.contract import MAX_TURNS, EnvFeatures, env_features, read_step, step_batch
+from collabzoo.trainers.advantages import marginal_advantages
 
 __all__ = [
     "JOINT_MODES",
@@ -105,6 +106,8 @@ class Node:
         live: The agents that act here (the others left the episode).
         return_before: The undiscounted team return of the turns before this node.
         edges: The K joint actions taken here (filled by scoring).
+        episode: The episode it belongs to in an episode-group rollout
+            (:mod:`~collabzoo.trainers.episodes`); 0 in a tree.
     """
 
     env: Any
@@ -114,6 +117,7 @@ class Node:
     live: list[str]
     return_before: float = 0.0
     edges: list[Edge] = field(default_factory=list)
+    episode: int = 0
 
 
 @dataclass
@@ -144,6 +148,29 @@ class Rollout:
         """(sum_t M_t, K) the return of every joint action, one row per node, turn by turn."""
         return torch.tensor([[e.value for e in node.edges] for level in self.levels for node in level],
                             dtype=torch.float64)
+
+    @property
+    def samples_per_node(self) -> int:
+        """Samples each acting agent drew at a node: G in a tree, 1 in an episode group."""
+        return int(self.choices.max()) + 1 if self.choices.numel() else 1
+
+    # What a group-relative algorithm reads (an episode-group rollout overrides these):
+    def group_nodes(self) -> list[Node]:
+        """The node of every advantage group, in the row order of :meth:`group_returns`:
+        every node, turn by turn."""
+        return [node for level in self.levels for node in level]
+
+    def group_returns(self) -> torch.Tensor:
+        """(groups, K) the returns compared within each group: :meth:`returns`."""
+        return self.returns()
+
+    def node_credit(self, advantages: torch.Tensor, baseline: torch.Tensor,
+                    factor: torch.Tensor, num_agents: int) -> torch.Tensor:
+        """(N, nodes, samples_per_node) each agent's credit for each of its samples, from the
+        (groups, K) ``advantages`` of :meth:`group_returns` (``baseline`` and ``factor``,
+        the per-entry scale, are what made them): the mean advantage of the joint actions
+        that used the sample (:func:`~collabzoo.trainers.advantages.marginal_advantages`)."""
+        return marginal_advantages(advantages, self.choices, self.samples_per_node)
 
 
 def concat_samples(parts: Sequence[Samples]) -> Samples:
