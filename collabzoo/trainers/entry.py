@@ -117,8 +117,10 @@ def resolve_settings(
     if output is not None:
         values["output_dir"] = str(output)
     if not env_id or not chosen_model or not values.get("output_dir"):
-        raise TrainSetupError("give an env, a model and an output folder (--env, --model, "
-                              "--output; or --resume DIR)")
+        missing = [name for name, value in (("env", env_id), ("model", chosen_model),
+                                            ("output", values.get("output_dir"))) if not value]
+        raise TrainSetupError(f"give --env, --model and --output (or --resume DIR); missing: "
+                              f"{', '.join(missing)}")
     spec(env_id)
     kw_texts, kw_typed = _as_pairs(env_kwargs)
     merged_kwargs = {**(run.get("env_kwargs") or {}), **parse_env_kwargs(env_id, kw_texts),
