@@ -98,8 +98,10 @@ test-latest:
 bench: install
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
 
+# ruff, then mypy over the package (configured in pyproject.toml's [tool.mypy])
 lint: install
 	$(VENV)/bin/ruff check .
+	$(PY) -m mypy
 
 # The documentation site (docs/): Sphinx + MyST + furo, the env, algorithm, CLI and API pages
 # generated from the code at each build (docs/_ext/collabzoo_docs.py). -W: any warning (a

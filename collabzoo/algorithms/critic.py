@@ -86,11 +86,11 @@ class TextCritic(torch.nn.Module):
         super().__init__()
         self.num_buckets = num_buckets
         self.embed = torch.nn.EmbeddingBag(num_buckets, dim, mode="mean")
-        self.mlp = torch.nn.Sequential(torch.nn.Linear(dim + 1, dim), torch.nn.Tanh(),
-                                       torch.nn.Linear(dim, 1))
+        last = torch.nn.Linear(dim, 1)
+        self.mlp = torch.nn.Sequential(torch.nn.Linear(dim + 1, dim), torch.nn.Tanh(), last)
         torch.nn.init.normal_(self.embed.weight, std=0.1)
-        torch.nn.init.zeros_(self.mlp[2].weight)
-        torch.nn.init.zeros_(self.mlp[2].bias)  # every value starts at 0
+        torch.nn.init.zeros_(last.weight)
+        torch.nn.init.zeros_(last.bias)  # every value starts at 0
 
     def forward(self, texts: list[str]) -> torch.Tensor:
         """(N,) the value of every text."""
@@ -114,10 +114,10 @@ class HiddenStateCritic(torch.nn.Module):
                             "critic_input='text'")
         self._policy = [policy]  # a list: the policy's model must not become a submodule
         hidden = policy.hidden_states(["x"]).shape[1]
-        self.head = torch.nn.Sequential(torch.nn.Linear(hidden, dim), torch.nn.Tanh(),
-                                        torch.nn.Linear(dim, 1))
-        torch.nn.init.zeros_(self.head[2].weight)
-        torch.nn.init.zeros_(self.head[2].bias)
+        last = torch.nn.Linear(dim, 1)
+        self.head = torch.nn.Sequential(torch.nn.Linear(hidden, dim), torch.nn.Tanh(), last)
+        torch.nn.init.zeros_(last.weight)
+        torch.nn.init.zeros_(last.bias)
 
     def features(self, texts: list[str]) -> torch.Tensor:
         """(N, hidden) the last layer's hidden state of each text's last token
@@ -192,6 +192,7 @@ class ActorCritic(Algorithm):
     gets (:meth:`view_text`, :meth:`view_reward`)."""
 
     config_class: ClassVar[type[TrainerConfig]] = ActorCriticConfig
+    config: ActorCriticConfig
 
     def __init__(self, config: ActorCriticConfig, agents: list[str],
                  policies: Mapping[str, Any] | None = None) -> None:
@@ -201,7 +202,8 @@ class ActorCritic(Algorithm):
         self.critics = {
             view: TextCritic(config.critic_buckets, config.critic_dim)
             if config.critic_input == "text"
-            else HiddenStateCritic(policies[self.view_agents(view)[0]], config.critic_dim)
+            else HiddenStateCritic(policies[self.view_agents(view)[0]],  # type: ignore[index]
+                                   config.critic_dim)  # (checked above: policies given)
             for view in self.views()}
         self._fit: dict[str, tuple[list[str], torch.Tensor]] = {}
 
@@ -264,7 +266,7 @@ class ActorCritic(Algorithm):
             for n, agent in enumerate(self.agents):
                 if agent in self.view_agents(view):
                     credit[n] = per_sample[n]
-            self._fit[view] = ([texts[i] for i in where], targets[where].float())
+            self._fit[view] = ([str(texts[i]) for i in where], targets[where].float())
             stats["values"].append(values[where])
             stats["targets"].append(targets[where])
             stats["adv"].append(adv[where])

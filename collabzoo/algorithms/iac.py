@@ -46,6 +46,7 @@ class IAC(ActorCritic):
 
     name: ClassVar[str] = "iac"
     config_class: ClassVar[type[TrainerConfig]] = IACConfig
+    config: IACConfig
 
     def views(self) -> list[str]:
         return list(self.agents)

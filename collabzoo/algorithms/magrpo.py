@@ -66,9 +66,11 @@ class MAGRPO(Algorithm):
 
     name: ClassVar[str] = "magrpo"
     config_class: ClassVar[type[TrainerConfig]] = MAGRPOConfig
+    config: ScaledAdvantagesConfig  # the siblings' configs scale but have no ``advantage``
 
     def baseline(self, returns: torch.Tensor, tree: Rollout, ctx: StepContext) -> torch.Tensor:
         """(nodes, K) baseline of the (nodes, K) returns of every process's nodes."""
+        assert isinstance(self.config, MAGRPOConfig)  # siblings override this method
         return BASELINES[self.config.advantage](returns)
 
     def credit(self, tree: Rollout, ctx: StepContext) -> Credit:

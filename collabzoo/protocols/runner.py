@@ -286,10 +286,10 @@ def _run_aec_batch(
         obs, first = aec_reset(env, **resets[k])
         observations.append(obs)
         movers.append(first)
-        infos = getattr(env, "infos", {}) or {}
-        options = resets[k].get("options") or {}
-        task_index = options.get("task_index",
-                                 next(iter(infos.values()), {}).get("task_index", -1))
+        infos: dict[str, Any] = getattr(env, "infos", {}) or {}
+        options: dict[str, Any] = resets[k].get("options") or {}
+        first_info: dict[str, Any] = next(iter(infos.values()), {})
+        task_index = options.get("task_index", first_info.get("task_index", -1))
         records.append(EpisodeRecord(k, int(task_index), resets[k]["seed"], protocol.name, []))
     turn_limit = features.turn_limit(max_turns)
     live = [j for j in range(len(batch)) if movers[j] is not None]

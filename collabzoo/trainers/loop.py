@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import inspect
 import math
 import os
@@ -166,6 +167,7 @@ class _TaskOrder:
         return out
 
     def _permutation(self, epoch: int) -> np.ndarray:
+        assert self.num_tasks is not None  # only envs with tasks are permuted
         return np.random.default_rng([self.seed, epoch]).permutation(self.num_tasks)
 
 
@@ -309,6 +311,7 @@ class Trainer:
             name: torch.optim.lr_scheduler.LambdaLR(o, lr_schedule(self.config))
             for name, o in self.module_optimizers.items()}
         self.task_order = _TaskOrder(self.features, self.config.seed)
+        assert self.config.max_new_tokens is not None  # decided above from the env
         self.sampling = SamplingConfig(max_new_tokens=self.config.max_new_tokens,
                                        temperature=self.config.temperature,
                                        top_p=self.config.top_p, top_k=self.config.top_k)
@@ -384,9 +387,9 @@ class Trainer:
                 loss, kl = self._accumulate_gradients(agent, batches[agent])
                 losses[agent].append(loss)
                 kls[agent].append(kl)
-            for name, loss in self.algorithm.module_losses(tree).items():  # (e.g. value loss)
-                loss.backward()
-                module_losses[name].append(float(loss.detach()))
+            for name, module_loss in self.algorithm.module_losses(tree).items():  # value loss
+                module_loss.backward()
+                module_losses[name].append(float(module_loss.detach()))
             losses_finite = all(math.isfinite(vs[-1]) for vs in (*losses.values(),
                                                                  *module_losses.values()) if vs)
             grad_norms = self._update(losses_finite)
@@ -467,15 +470,17 @@ class Trainer:
                 samples = tree.samples[agent][t]
                 if samples is None:  # the agent left the episode at every node of turn t
                     continue
-                batch = AgentBatch(samples, credit[agent][t])  # (M*G,)
+                advantages = credit[agent][t]
+                assert advantages is not None  # Credit.check: given wherever the agent acted
+                batch = AgentBatch(samples, advantages)  # (M*G,)
                 policy = self.policies[agent]
                 with torch.no_grad():
                     if c.num_iterations > 1:
                         batch.old_log_probs = _in_micro_batches(
-                            lambda s, p=policy: p.log_probs(s), samples, c.micro_batch_size)
+                            policy.log_probs, samples, c.micro_batch_size)
                     if c.beta > 0:
                         batch.ref_log_probs = _in_micro_batches(
-                            lambda s, p=policy: p.log_probs(s, reference=True), samples,
+                            functools.partial(policy.log_probs, reference=True), samples,
                             c.micro_batch_size)
                 batches[agent].append(batch)
         return batches
@@ -701,7 +706,10 @@ class Trainer:
         c = self.config
         out = Path(c.output_dir) if c.output_dir else None
         if resume:
-            path = latest_checkpoint(out / "checkpoints") if resume is True and out else resume
+            # resume=True without an output folder has no checkpoint to find (it once passed
+            # True on as a path)
+            path = (latest_checkpoint(out / "checkpoints") if out else None) if resume is True \
+                else resume
             if path:
                 self.load_checkpoint(path)
         elif out is not None and latest_checkpoint(out / "checkpoints") is not None:

@@ -313,7 +313,7 @@ def rollout(
             for choice in choices:
                 branch_envs.append(copy.deepcopy(node.env))
                 joint_actions.append({
-                    a: samples[a][-1].texts[position[a][m] * G + choice[n]]
+                    a: _texts(samples[a][-1])[position[a][m] * G + choice[n]]
                     for n, a in enumerate(agents) if a in node.live
                 })
         results = step_batch(branch_envs, joint_actions)
@@ -368,6 +368,12 @@ def regrow(nodes: Sequence[Node], policies: Mapping[str, Policy], *, num_generat
         for i, root in zip(where, tree.levels[0], strict=True):
             roots[i] = root
     return roots  # type: ignore[return-value]
+
+
+def _texts(samples: Samples | None) -> list[str]:
+    """The texts of an agent's samples at a turn where it acts (a live agent always has some)."""
+    assert samples is not None
+    return samples.texts
 
 
 def compute_returns(levels: list[list[Node]], discount: float) -> None:

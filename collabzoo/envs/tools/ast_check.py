@@ -202,13 +202,14 @@ def _value_problem(
     variable = answer_type is not None and answer_type is not expected
     items = schema.get("items")
     item_type = (
-        PYTHON_TYPES.get(items.get("type"))
+        PYTHON_TYPES.get(str(items.get("type")))
         if type_name in _SEQUENCE_TYPES and isinstance(items, Mapping) else None
     )
-    if type(value) is expected:
+    value_type = type(value)  # compared as a name: `type(value) is X` would narrow value
+    if value_type is expected:
         if item_type is not None and not _items_typed(value, allowed, item_type):
             return f"wrong item type in {parameter!r}"
-    elif answer_type is not None and type(value) is answer_type:
+    elif answer_type is not None and value_type is answer_type:
         variable = True
     else:
         return f"wrong type for {parameter!r}: {type(value).__name__}, expected {type_name}"
