@@ -139,20 +139,26 @@ def length_ratio_reward(first: str, second: str) -> float:
 
 # ----------------------------------------------------------------------------- the runners
 COMLRL_RUNNER = textwrap.dedent('''
-    import json, os, resource, sys, time
-    import torch
-    torch.manual_seed(0)
+    import json, os, random, resource, sys, time
+    import numpy, torch
+    spec = json.loads(sys.argv[1])
+    seed = spec.get("seed", 0)
+    random.seed(seed)
+    numpy.random.seed(seed)
+    torch.manual_seed(seed)
     from datasets import Dataset
     from transformers import AutoTokenizer
-    from comlrl.trainers.reinforce import MAGRPOConfig, MAGRPOTrainer
+    import comlrl.trainers.reinforce as reinforce
 
-    spec = json.loads(sys.argv[1])
     ns = {}
     exec(spec["reward_source"], ns)
-    reward = ns["length_ratio_reward"]
+    reward = ns[spec.get("reward_name", "length_ratio_reward")]
+    joint_rewards = []  # every joint action's reward, in the order scored
 
     def reward_func(c1, c2):
-        return [reward(a, b) for a, b in zip(c1, c2)]
+        values = [reward(a, b) for a, b in zip(c1, c2)]
+        joint_rewards.extend(values)
+        return values
 
     tok = AutoTokenizer.from_pretrained(spec["model_dir"])
     if tok.pad_token is None:
@@ -163,13 +169,20 @@ COMLRL_RUNNER = textwrap.dedent('''
                   max_new_tokens=spec["max_new_tokens"], temperature=1.0, top_p=1.0,
                   top_k=None, num_turns=1, eval_interval=0, eval_num_samples=0,
                   agent_learning_rate=1e-5, agent_devices="cpu")
-    if spec["algo"] == "magrpo":
-        trainer = MAGRPOTrainer(agent_model=spec["model_dir"], num_agents=2, tokenizer=tok,
-                                train_dataset=dataset, reward_func=reward_func,
-                                formatters=[fmt, fmt], args=MAGRPOConfig(**common))
+    common.update(spec.get("comlrl_args", {}))  # e.g. epochs, learning rate, top_k
+    family = {"magrpo": "MAGRPO", "mareinforce": "MAREINFORCE", "marloo": "MARLOO",
+              "maremax": "MAReMax"}
+    if spec["algo"] in family:
+        name = family[spec["algo"]]
+        config = getattr(reinforce, name + "Config")(**common)
+        trainer = getattr(reinforce, name + "Trainer")(
+            agent_model=spec["model_dir"], num_agents=2, tokenizer=tok, train_dataset=dataset,
+            reward_func=reward_func, formatters=[fmt, fmt], args=config)
     else:
-        # one update per agent over all prompts x G samples, as collabzoo's one step
-        buffer = dict(rollout_buffer_size=len(spec["prompts"]) * spec["G"])
+        # one update per agent over all prompts x G samples, as collabzoo's one step (unless
+        # comlrl_args set rollout_buffer_size)
+        buffer = dict(rollout_buffer_size=common.pop("rollout_buffer_size",
+                                                     len(spec["prompts"]) * spec["G"]))
         if spec["algo"] == "iac":
             from comlrl.trainers.actor_critic import IACConfig, IACTrainer
             args = IACConfig(**common, **buffer, use_separate_critic=False,
@@ -189,7 +202,11 @@ COMLRL_RUNNER = textwrap.dedent('''
     trainer.train()
     seconds = time.perf_counter() - start
     print("RESULT " + json.dumps({"train_s": seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # per prompt-step: the mean of its G joint actions (MAGRPO scores them one call
+        # each, the actor-critics all G in one call)
+        "rewards": [sum(joint_rewards[i:i + spec["G"]]) / spec["G"]
+                    for i in range(0, len(joint_rewards), spec["G"])]}))
 ''')
 
 MODEL_TIMER = textwrap.dedent('''
@@ -251,7 +268,7 @@ COLLABZOO_RUNNER = textwrap.dedent('''
     spec = json.loads(sys.argv[1])
     ns = {}
     exec(spec["reward_source"], ns)
-    reward = ns["length_ratio_reward"]
+    reward = ns[spec.get("reward_name", "length_ratio_reward")]
 
     class PromptsEnv(TextCollabEnv):
         metadata = {"name": "bench_v0", "render_modes": ["ansi"], "is_parallelizable": True}
@@ -276,6 +293,7 @@ COLLABZOO_RUNNER = textwrap.dedent('''
                   max_new_tokens=spec["max_new_tokens"], learning_rate=1e-5,
                   progress_bar=False, report_to=(),
                   micro_batch_size=spec["micro_batch_size"])
+    fields.update(spec.get("config", {}))  # e.g. steps, seed, learning rate, top_k
     if spec["algo"] == "magrpo":  # the path that also runs on a checkout from before the algorithms
         trainer = MAGRPOTrainer(PromptsEnv, policies=policies, config=MAGRPOConfig(**fields))
     else:
@@ -284,9 +302,10 @@ COLLABZOO_RUNNER = textwrap.dedent('''
 
         config_class = algorithms.load(spec["algo"]).config_class
         # CoMLRL's actor-critics weight the sequence's summed log-probability
-        config = config_class(**fields, critic_input="hidden", critic_dim=spec["critic_dim"],
-                              critic_learning_rate=spec["critic_learning_rate"],
-                              loss_aggregation="seq-sum")
+        critic = dict(critic_input="hidden", critic_dim=spec["critic_dim"],
+                      critic_learning_rate=spec["critic_learning_rate"],
+                      loss_aggregation="seq-sum") if spec["algo"] in ("iac", "maac") else {}
+        config = config_class(**{**critic, **fields})
         trainer = Trainer(PromptsEnv, policies=policies, config=config, algorithm=spec["algo"])
     totals = {}
     if spec.get("model_timer"):
@@ -299,6 +318,7 @@ COLLABZOO_RUNNER = textwrap.dedent('''
     print("RESULT " + json.dumps({"train_s": seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "generate_s": m["perf/generate_s"], "loss_s": m["perf/loss_s"], **totals,
+        "rewards": [h["reward/mean"] for h in history],
         "collabzoo_file": __import__("collabzoo").__file__}))
 ''')
 
