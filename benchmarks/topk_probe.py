@@ -18,7 +18,7 @@ Two kinds of measurement, on collabzoo's TLDR-v1 (bundled posts, train split):
     G=8, 64 new tokens, lr 1e-3, 80 steps);
   - ``smollm2``: the ``cpu-tldr`` benchmark spec's training (the ``cpu-tldr`` preset: two
     LoRA adapters on SmolLM2-135M-Instruct, batch 1; the spec's G=4 and lr 1e-3) with 64
-    new tokens instead of 160 and 8 steps, to fit a shared 2-core machine: a probe of
+    new tokens instead of 160 and 6 steps, to fit a shared 2-core machine: a probe of
     whether top-k 50 moves the curve at all, not a learning benchmark.
 
 Each run's folder is kept under ``--runs-dir`` (default ``/tmp/collabzoo-topk-probe``); a run
@@ -55,7 +55,7 @@ PROBES: dict[str, tuple[str, int, list[str]]] = {
     "demo": ("tiny", 80, ["batch_size=4", "num_generations=8", "max_new_tokens=64",
                           "agent_sharing=copies", "learning_rate=1e-3", "num_threads=1",
                           "save_every=0", "dtype=float32"]),
-    "smollm2": ("smollm2-135m", 8, ["num_generations=4", "learning_rate=1e-3",
+    "smollm2": ("smollm2-135m", 6, ["num_generations=4", "learning_rate=1e-3",
                                     "max_new_tokens=64", "num_threads=1", "save_every=0"]),
 }
 PRESETS = {"smollm2": "cpu-tldr"}
@@ -120,16 +120,17 @@ def read_rewards(folder: Path) -> list[float]:
 
 
 def learn(probe: str, seeds: list[int], top_ks: list[int], runs_dir: Path, reps: int,
-          reuse: dict[int, Path]) -> None:
+          reuse: dict[int, Path], train: bool = True) -> None:
     """``reuse``: top-k -> a folder of earlier runs at the same settings (``seed-N/``
-    subfolders with metrics.jsonl) that stands for that arm instead of new runs."""
+    subfolders with metrics.jsonl) that stands for that arm instead of new runs; ``train``
+    False: summarise the finished runs only."""
     model, steps, overrides = PROBES[probe]
     curves: dict[int, list[list[float]]] = {k: [] for k in top_ks}
     for seed in seeds:
         for k in top_ks:
             folder = (reuse[k] if k in reuse else runs_dir / probe / f"top_k-{k}") / f"seed-{seed}"
             rewards = read_rewards(folder)
-            if len(rewards) < steps and k in reuse:
+            if len(rewards) < steps and (k in reuse or not train):
                 print(f"{folder}: {len(rewards)} steps, not {steps}; left out", flush=True)
                 continue
             if len(rewards) < steps:
@@ -187,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     lr.add_argument("--top-ks", nargs=2, type=int, default=[0, 50])
     lr.add_argument("--runs-dir", type=Path, default=Path("/tmp/collabzoo-topk-probe"))
     lr.add_argument("--bootstrap-reps", type=int, default=10_000)
+    lr.add_argument("--summarise-only", action="store_true",
+                    help="no training: summarise the runs already finished")
     lr.add_argument("--reuse", nargs="*", default=[], metavar="K=DIR",
                     help="runs at top_k=K already made at the same settings (DIR/seed-N/)")
     args = parser.parse_args(argv)
@@ -194,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         tail(args.models, args.k, args.G, args.posts, args.max_new_tokens)
     else:
         reuse = {int(k): Path(v) for k, _, v in (item.partition("=") for item in args.reuse)}
-        learn(args.probe, args.seeds, args.top_ks, args.runs_dir, args.bootstrap_reps, reuse)
+        learn(args.probe, args.seeds, args.top_ks, args.runs_dir, args.bootstrap_reps, reuse,
+              train=not args.summarise_only)
     print(f"merged into {RESULTS}")
     return 0
 

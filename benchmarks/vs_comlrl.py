@@ -2,7 +2,12 @@
 
 Both libraries train 2 agents on the same model, the same 8 prompts, G=4 completions of at most
 32 new tokens, one epoch (every prompt once), single turn, the same joint reward (how close
-len(answer 2) / len(answer 1) is to 2), sampling at temperature 1, top-p 1, no top-k. Each run
+len(answer 2) / len(answer 1) is to 2), sampling at temperature 1, top-p 1 and top-k 50 in both
+(``--top-k``, passed to both). Top-k 50 is what CoMLRL samples when told nothing: its
+``MAGRPOConfig.top_k`` defaults to 50, and a ``top_k`` of None is not passed to ``generate``,
+whose fallback is transformers' 50 (a model folder's ``generation_config.json`` may set its
+own); collabzoo's default is the full distribution (``top_k=0``). Rows measured before
+``--top-k`` existed ran CoMLRL at top-k 50 and collabzoo at the full distribution. Each run
 is a fresh subprocess; the figure is the seconds of the training call divided by the number of
 prompts ("seconds per prompt-step": CoMLRL's MAGRPO trains one prompt per step), and the
 process's peak RSS (model loading included).
@@ -437,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="collabzoo's variants (the actor-critics skip lora-bf16)")
     parser.add_argument("--G", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--top-k", type=int, default=50,
+                        help="top-k of both libraries' sampling (CoMLRL's own default: 50; "
+                        "0: the full distribution)")
     parser.add_argument("--critic-dim", type=int, default=32,
                         help="hidden width of both libraries' value heads (iac, maac)")
     parser.add_argument("--critic-learning-rate", type=float, default=1e-3,
@@ -483,9 +491,10 @@ def main(argv: list[str] | None = None) -> int:
                         critic_dim=args.critic_dim,
                         critic_learning_rate=args.critic_learning_rate,
                         micro_batch_size=args.micro_batch_size or (32 if model in TINY_SHAPES else 8),
-                        model_timer=MODEL_TIMER if args.model_time else None)
+                        model_timer=MODEL_TIMER if args.model_time else None,
+                        comlrl_args={"top_k": args.top_k}, config={"top_k": args.top_k})
             row: dict = {"model": model, "algo": algo, "prompts": len(PROMPTS), "G": args.G,
-                         "max_new_tokens": args.max_new_tokens, "threads": args.threads,
+                         "max_new_tokens": args.max_new_tokens, "top_k": args.top_k, "threads": args.threads,
                          "micro_batch_size": spec["micro_batch_size"], "repeats": args.repeats,
                          "commit": commit, "load_average_before": os.getloadavg()[0]}
             if algo != "magrpo":

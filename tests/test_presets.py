@@ -50,10 +50,12 @@ def test_paper_presets_hold_the_authors_settings(name):
     assert c["chat_template"] == "false" and c["enable_thinking"] is False  # raw prompt text
     if writing:
         assert (c["learning_rate"], c["temperature"], c["top_p"]) == (5e-6, 0.7, 0.9)
+        assert c["top_k"] == 20  # Qwen3-1.7B's generation_config.json, which CoMLRL leaves on
         assert preset.env_kwargs["max_items"] == 1000
         assert c["steps"] * c["batch_size"] == 1000  # one epoch
     else:
         assert (c["learning_rate"], c["temperature"], c["top_p"]) == (1e-5, 0.6, 0.6)
+        assert c["top_k"] == 50  # transformers' fallback: the base model's file sets none
         assert preset.env_kwargs["num_turns"] == 2
         assert preset.env_kwargs["feedback"] == "first_assert"
     if name == "paper-humaneval":
