@@ -63,7 +63,8 @@ the CI of its AUC minus CoMLRL's. The plot shows each curve smoothed by a moving
 
 Every finished run is stored at once in ``benchmarks/results/learning_parity_runs.json``
 (keyed by algorithm, configuration, reward and seed); a run already there is skipped, so an
-interrupted invocation resumes. Summaries: ``benchmarks/results/learning_parity.json`` and
+interrupted invocation resumes, and invocations with disjoint ``--algos``/``--configs``/
+``--rewards`` may run at once (each merges into the file). Summaries: ``benchmarks/results/learning_parity.json`` and
 ``learning_parity.png``. A benchmark, not a test: it asserts nothing.
 
 Usage::
@@ -288,7 +289,7 @@ def train_all(args: argparse.Namespace, runs_path: Path) -> None:
             for seed in (args.seeds if group == ["magrpo"] else args.seeds[:args.other_seeds])
             for algo in group if algo in args.algos
             for reward in (args.rewards if algo == "magrpo" else args.other_rewards)
-            for (a, config) in CONFIGS if a == algo]
+            for (a, config) in CONFIGS if a == algo and (not args.configs or config in args.configs)]
     for n, (algo, config, reward, seed) in enumerate(todo, 1):
         key = run_key(algo, config, reward, seed)
         if key in runs:
@@ -308,11 +309,14 @@ def train_all(args: argparse.Namespace, runs_path: Path) -> None:
                   flush=True)
             continue
         first, last = quarter_means(result["rewards"])
+        runs = load_runs(runs_path)  # other invocations may have stored runs meanwhile
         runs[key] = {"rewards": result["rewards"], "train_s": result["train_s"],
                      "wall_s": result["wall_s"], "load_average_before": load, "commit": commit,
                      "settings": {k: v for k, v in spec.items()
                                   if k not in ("reward_source", "prompts", "model_dir")}}
-        runs_path.write_text(json.dumps(runs, indent=1))
+        partial = runs_path.with_name(f"{runs_path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(runs, indent=1))
+        partial.replace(runs_path)  # atomic: a reader never sees half a file
         print(f"[{n}/{len(todo)}] {key:44s} {first:.3f} -> {last:.3f}  "
               f"({result['wall_s']:.0f} s)", flush=True)
 
@@ -398,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="seeds of MAGRPO's configurations")
     parser.add_argument("--other-seeds", type=int, default=3,
                         help="the other algorithms run the first this-many of --seeds")
+    parser.add_argument("--configs", nargs="+", default=None,
+                        choices=sorted({c for _, c in CONFIGS}),
+                        help="run only these configurations (default: all)")
     parser.add_argument("--other-rewards", nargs="+", default=list(REWARDS),
                         choices=list(REWARDS), help="the rewards of the other algorithms")
     parser.add_argument("--steps", type=int, default=64, help="a multiple of the 8 prompts")
