@@ -175,7 +175,7 @@ def run_eval_jobs(
         for k in range(job.sampling.samples if job.sampling.temperature > 0 else 1):
             seed = job.seed + k
             sampling = SamplingConfig(max_new_tokens=tokens, temperature=job.sampling.temperature,
-                                      top_p=job.sampling.top_p,
+                                      top_p=job.sampling.top_p, top_k=job.sampling.top_k,
                                       seed=None if job.sampling.temperature == 0 else seed)
             agents = cache.get(job.agents, roles, sampling)
             torch.manual_seed(seed)
