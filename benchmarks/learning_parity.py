@@ -365,6 +365,8 @@ def plot(runs: dict[str, dict], path: Path, window: int = 8) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    colors = {"comlrl": "C3", "comlrl-top_k=0": "C2", "collabzoo-default": "C0",
+              "collabzoo-top_k=50": "C1", "collabzoo-matched": "C4"}
     groups: dict[tuple[str, str], dict[str, list[list[float]]]] = {}
     for key, r in sorted(runs.items()):
         algo, config, reward, _ = key.split("/")
@@ -381,8 +383,9 @@ def plot(runs: dict[str, dict], path: Path, window: int = 8) -> None:
             se = c.std(axis=0, ddof=1) / np.sqrt(len(c)) if len(c) > 1 else np.zeros_like(mean)
             steps = np.arange(1, len(mean) + 1)
             style = "--" if config.startswith("comlrl") else "-"
-            ax.plot(steps, mean, style, label=f"{config} ({len(c)} seeds)")
-            ax.fill_between(steps, mean - se, mean + se, alpha=0.2)
+            color = colors.get(config)
+            ax.plot(steps, mean, style, color=color, label=f"{config} ({len(c)} seeds)")
+            ax.fill_between(steps, mean - se, mean + se, color=color, alpha=0.2)
         ax.set_title(f"{algo}, reward {reward}")
         ax.set_xlabel("step (one prompt)")
         ax.set_ylabel(f"joint reward, mean of {window} steps")
