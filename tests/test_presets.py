@@ -70,6 +70,8 @@ def test_cpu_presets_use_the_embedded_model_offline(name):
     preset = load_preset(name)
     assert preset.model == "smollm2-135m" and preset.env_kwargs["dataset"] == "bundled"
     assert preset.config["num_threads"] == 2
+    # the full distribution, kept by measurement (the preset's comment cites topk_probe.json)
+    assert (preset.config["top_k"], preset.config["top_p"]) == (0, 1.0)
 
 
 def test_unknown_preset_suggests_the_closest():
