@@ -52,7 +52,10 @@ CoMLRL 1.4.3 ships under the same name, CoMLRL's trainer against collabzoo's mat
   ``advantage="max", scale="none"``.
 - ``iac``, ``maac``: as ``vs_comlrl.py`` sets them up (value head of width 32 on the last
   prompt token, critic lr 1e-3; its docstring lists what still differs), one update per
-  prompt.
+  prompt. Not equal in effect: CoMLRL centres and scales ``return - V`` over its buffer,
+  here one prompt's G samples, which share one V: the critic cancels and the update is
+  MAGRPO's; collabzoo's only scale, so their baseline is the critic's V
+  (``docs/algorithms.md``, "Comparing with CoMLRL").
 
 **Figures** per configuration and reward, over seeds: the mean per-step reward curve; the
 mean of the first and of the last quarter of the steps and their difference; the area under

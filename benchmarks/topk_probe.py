@@ -19,7 +19,9 @@ Two kinds of measurement, on collabzoo's TLDR-v1 (bundled posts, train split):
   - ``smollm2``: the ``cpu-tldr`` benchmark spec's training (the ``cpu-tldr`` preset: two
     LoRA adapters on SmolLM2-135M-Instruct, batch 1; the spec's G=4 and lr 1e-3) with 64
     new tokens instead of 160 and 6 steps, to fit a shared 2-core machine: a probe of
-    whether top-k 50 moves the curve at all, not a learning benchmark.
+    whether top-k 50 moves the curve at all, not a learning benchmark. (On the shared
+    2-core machine under a load average of 10-15 neither learning probe finished within the
+    issue's CPU budget; the committed ``topk_probe.json`` holds the ``tail`` measurement.)
 
 Each run's folder is kept under ``--runs-dir`` (default ``/tmp/collabzoo-topk-probe``); a run
 whose metrics already hold every step is skipped, so an interrupted invocation resumes.
