@@ -2,7 +2,12 @@
 
 Both libraries train 2 agents on the same model, the same 8 prompts, G=4 completions of at most
 32 new tokens, one epoch (every prompt once), single turn, the same joint reward (how close
-len(answer 2) / len(answer 1) is to 2), sampling at temperature 1, top-p 1, no top-k. Each run
+len(answer 2) / len(answer 1) is to 2), sampling at temperature 1, top-p 1 and top-k 50 in both
+(``--top-k``, passed to both). Top-k 50 is what CoMLRL samples when told nothing: its
+``MAGRPOConfig.top_k`` defaults to 50, and a ``top_k`` of None is not passed to ``generate``,
+whose fallback is transformers' 50 (a model folder's ``generation_config.json`` may set its
+own); collabzoo's default is the full distribution (``top_k=0``). Rows measured before
+``--top-k`` existed ran CoMLRL at top-k 50 and collabzoo at the full distribution. Each run
 is a fresh subprocess; the figure is the seconds of the training call divided by the number of
 prompts ("seconds per prompt-step": CoMLRL's MAGRPO trains one prompt per step), and the
 process's peak RSS (model loading included).
@@ -139,20 +144,26 @@ def length_ratio_reward(first: str, second: str) -> float:
 
 # ----------------------------------------------------------------------------- the runners
 COMLRL_RUNNER = textwrap.dedent('''
-    import json, os, resource, sys, time
-    import torch
-    torch.manual_seed(0)
+    import json, os, random, resource, sys, time
+    import numpy, torch
+    spec = json.loads(sys.argv[1])
+    seed = spec.get("seed", 0)
+    random.seed(seed)
+    numpy.random.seed(seed)
+    torch.manual_seed(seed)
     from datasets import Dataset
     from transformers import AutoTokenizer
-    from comlrl.trainers.reinforce import MAGRPOConfig, MAGRPOTrainer
+    import comlrl.trainers.reinforce as reinforce
 
-    spec = json.loads(sys.argv[1])
     ns = {}
     exec(spec["reward_source"], ns)
-    reward = ns["length_ratio_reward"]
+    reward = ns[spec.get("reward_name", "length_ratio_reward")]
+    joint_rewards = []  # every joint action's reward, in the order scored
 
     def reward_func(c1, c2):
-        return [reward(a, b) for a, b in zip(c1, c2)]
+        values = [reward(a, b) for a, b in zip(c1, c2)]
+        joint_rewards.extend(values)
+        return values
 
     tok = AutoTokenizer.from_pretrained(spec["model_dir"])
     if tok.pad_token is None:
@@ -163,13 +174,20 @@ COMLRL_RUNNER = textwrap.dedent('''
                   max_new_tokens=spec["max_new_tokens"], temperature=1.0, top_p=1.0,
                   top_k=None, num_turns=1, eval_interval=0, eval_num_samples=0,
                   agent_learning_rate=1e-5, agent_devices="cpu")
-    if spec["algo"] == "magrpo":
-        trainer = MAGRPOTrainer(agent_model=spec["model_dir"], num_agents=2, tokenizer=tok,
-                                train_dataset=dataset, reward_func=reward_func,
-                                formatters=[fmt, fmt], args=MAGRPOConfig(**common))
+    common.update(spec.get("comlrl_args", {}))  # e.g. epochs, learning rate, top_k
+    family = {"magrpo": "MAGRPO", "mareinforce": "MAREINFORCE", "marloo": "MARLOO",
+              "maremax": "MAReMax"}
+    if spec["algo"] in family:
+        name = family[spec["algo"]]
+        config = getattr(reinforce, name + "Config")(**common)
+        trainer = getattr(reinforce, name + "Trainer")(
+            agent_model=spec["model_dir"], num_agents=2, tokenizer=tok, train_dataset=dataset,
+            reward_func=reward_func, formatters=[fmt, fmt], args=config)
     else:
-        # one update per agent over all prompts x G samples, as collabzoo's one step
-        buffer = dict(rollout_buffer_size=len(spec["prompts"]) * spec["G"])
+        # one update per agent over all prompts x G samples, as collabzoo's one step (unless
+        # comlrl_args set rollout_buffer_size)
+        buffer = dict(rollout_buffer_size=common.pop("rollout_buffer_size",
+                                                     len(spec["prompts"]) * spec["G"]))
         if spec["algo"] == "iac":
             from comlrl.trainers.actor_critic import IACConfig, IACTrainer
             args = IACConfig(**common, **buffer, use_separate_critic=False,
@@ -189,7 +207,11 @@ COMLRL_RUNNER = textwrap.dedent('''
     trainer.train()
     seconds = time.perf_counter() - start
     print("RESULT " + json.dumps({"train_s": seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # per prompt-step: the mean of its G joint actions (MAGRPO scores them one call
+        # each, the actor-critics all G in one call)
+        "rewards": [sum(joint_rewards[i:i + spec["G"]]) / spec["G"]
+                    for i in range(0, len(joint_rewards), spec["G"])]}))
 ''')
 
 MODEL_TIMER = textwrap.dedent('''
@@ -251,7 +273,7 @@ COLLABZOO_RUNNER = textwrap.dedent('''
     spec = json.loads(sys.argv[1])
     ns = {}
     exec(spec["reward_source"], ns)
-    reward = ns["length_ratio_reward"]
+    reward = ns[spec.get("reward_name", "length_ratio_reward")]
 
     class PromptsEnv(TextCollabEnv):
         metadata = {"name": "bench_v0", "render_modes": ["ansi"], "is_parallelizable": True}
@@ -276,6 +298,7 @@ COLLABZOO_RUNNER = textwrap.dedent('''
                   max_new_tokens=spec["max_new_tokens"], learning_rate=1e-5,
                   progress_bar=False, report_to=(),
                   micro_batch_size=spec["micro_batch_size"])
+    fields.update(spec.get("config", {}))  # e.g. steps, seed, learning rate, top_k
     if spec["algo"] == "magrpo":  # the path that also runs on a checkout from before the algorithms
         trainer = MAGRPOTrainer(PromptsEnv, policies=policies, config=MAGRPOConfig(**fields))
     else:
@@ -284,9 +307,10 @@ COLLABZOO_RUNNER = textwrap.dedent('''
 
         config_class = algorithms.load(spec["algo"]).config_class
         # CoMLRL's actor-critics weight the sequence's summed log-probability
-        config = config_class(**fields, critic_input="hidden", critic_dim=spec["critic_dim"],
-                              critic_learning_rate=spec["critic_learning_rate"],
-                              loss_aggregation="seq-sum")
+        critic = dict(critic_input="hidden", critic_dim=spec["critic_dim"],
+                      critic_learning_rate=spec["critic_learning_rate"],
+                      loss_aggregation="seq-sum") if spec["algo"] in ("iac", "maac") else {}
+        config = config_class(**{**critic, **fields})
         trainer = Trainer(PromptsEnv, policies=policies, config=config, algorithm=spec["algo"])
     totals = {}
     if spec.get("model_timer"):
@@ -299,6 +323,7 @@ COLLABZOO_RUNNER = textwrap.dedent('''
     print("RESULT " + json.dumps({"train_s": seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "generate_s": m["perf/generate_s"], "loss_s": m["perf/loss_s"], **totals,
+        "rewards": [h["reward/mean"] for h in history],
         "collabzoo_file": __import__("collabzoo").__file__}))
 ''')
 
@@ -417,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="collabzoo's variants (the actor-critics skip lora-bf16)")
     parser.add_argument("--G", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--top-k", type=int, default=50,
+                        help="top-k of both libraries' sampling (CoMLRL's own default: 50; "
+                        "0: the full distribution)")
     parser.add_argument("--critic-dim", type=int, default=32,
                         help="hidden width of both libraries' value heads (iac, maac)")
     parser.add_argument("--critic-learning-rate", type=float, default=1e-3,
@@ -463,9 +491,10 @@ def main(argv: list[str] | None = None) -> int:
                         critic_dim=args.critic_dim,
                         critic_learning_rate=args.critic_learning_rate,
                         micro_batch_size=args.micro_batch_size or (32 if model in TINY_SHAPES else 8),
-                        model_timer=MODEL_TIMER if args.model_time else None)
+                        model_timer=MODEL_TIMER if args.model_time else None,
+                        comlrl_args={"top_k": args.top_k}, config={"top_k": args.top_k})
             row: dict = {"model": model, "algo": algo, "prompts": len(PROMPTS), "G": args.G,
-                         "max_new_tokens": args.max_new_tokens, "threads": args.threads,
+                         "max_new_tokens": args.max_new_tokens, "top_k": args.top_k, "threads": args.threads,
                          "micro_batch_size": spec["micro_batch_size"], "repeats": args.repeats,
                          "commit": commit, "load_average_before": os.getloadavg()[0]}
             if algo != "magrpo":

@@ -135,6 +135,13 @@ def test_spec_checks_and_overrides():
     spec = BenchmarkSpec.from_dict({**SPEC, "evaluation": {"sampling": [
         "greedy", {"temperature": 0.7, "samples": 2}]}})
     assert [s.name for s in spec.evaluation.sampling] == ["greedy", "t0.7-n2"]
+    spec = BenchmarkSpec.from_dict({**SPEC, "evaluation": {"sampling": [
+        {"temperature": 0.7, "samples": 4, "top_p": 0.9, "top_k": 20}]}})
+    assert spec.evaluation.sampling[0].top_k == 20
+    assert spec.evaluation.sampling[0].name == "t0.7-n4-p0.9-k20"
+    with pytest.raises(SpecError, match="top_k >= 0"):
+        BenchmarkSpec.from_dict({**SPEC, "evaluation": {"sampling": [
+            {"temperature": 1.0, "top_k": -1}]}})
     assert threads_per_run(2, cores=2) == 1 and threads_per_run(1, cores=2) == 2
     assert threads_per_run(3, cores=2) == 1
 

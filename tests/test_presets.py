@@ -53,10 +53,12 @@ def test_paper_presets_hold_the_authors_settings(name):
     assert c["chat_template"] == "false" and c["enable_thinking"] is False  # raw prompt text
     if writing:
         assert (c["learning_rate"], c["temperature"], c["top_p"]) == (5e-6, 0.7, 0.9)
+        assert c["top_k"] == 20  # Qwen3-1.7B's generation_config.json, which CoMLRL leaves on
         assert preset.env_kwargs["max_items"] == 1000
         assert c["steps"] * c["batch_size"] == 1000  # one epoch
     else:
         assert (c["learning_rate"], c["temperature"], c["top_p"]) == (1e-5, 0.6, 0.6)
+        assert c["top_k"] == 50  # transformers' fallback: the base model's file sets none
         assert preset.env_kwargs["num_turns"] == 2
         assert preset.env_kwargs["feedback"] == "first_assert"
     if name == "paper-humaneval":
@@ -81,6 +83,8 @@ def test_cpu_presets_use_the_embedded_model_offline(name):
     preset = load_preset(name)
     assert preset.model == "smollm2-135m" and preset.env_kwargs["dataset"] == "bundled"
     assert preset.config["num_threads"] == 2
+    # the full distribution, kept by measurement (the preset's comment cites topk_probe.json)
+    assert (preset.config["top_k"], preset.config["top_p"]) == (0, 1.0)
 
 
 def test_unknown_preset_suggests_the_closest():

@@ -192,7 +192,7 @@ def run_eval_jobs(
         roles = list(env.possible_agents)
         sampling = eval_sampling(env, max_new_tokens=_max_new_tokens(spec, job.env),
                                  temperature=job.sampling.temperature, top_p=job.sampling.top_p,
-                                 seed=job.seed)
+                                 top_k=job.sampling.top_k, seed=job.seed)
         samples = job.sampling.samples if job.sampling.temperature > 0 else 1
         result = evaluate(env, cache.get(job.agents, roles, sampling), protocol=job.protocol,
                           episodes=spec.evaluation.episodes, seed=job.seed, sampling=sampling,

@@ -16,10 +16,11 @@
 Keys (defaults in :class:`BenchmarkSpec` and :class:`EvaluationSpec`): ``preset`` (a shipped
 preset name, or ``{env id: preset}``: its config fields are the starting point of every run of
 that env), ``output`` (the benchmark folder), ``evaluation`` with ``split``, ``episodes``,
-``sampling`` (a list of ``greedy`` and/or ``{temperature: T, samples: n}``: fixed-seed
-sampling, n samples per episode), ``protocols`` (the untrained baselines), ``team_protocols``
-(how trained teams are evaluated), ``crossplay``, ``leave_one_out``, ``partners`` (agent specs
-of scripted partners for ad-hoc play), ``max_new_tokens``,
+``sampling`` (a list of ``greedy`` and/or ``{temperature: T, samples: n}``, optionally with
+``top_p`` and ``top_k``: fixed-seed sampling, n samples per episode), ``protocols`` (the
+untrained baselines), ``team_protocols`` (how trained teams are evaluated), ``crossplay``,
+``leave_one_out``, ``partners`` (agent specs of scripted partners for ad-hoc play),
+``max_new_tokens``,
 ``batch_size`` and ``bootstrap_reps``. :func:`apply_overrides` applies ``--set a.b=VALUE``
 (VALUE read as YAML).
 """
@@ -67,31 +68,35 @@ class Sampling:
         samples: Evaluations with seeds ``seed, seed + 1, ...`` (sampling only); an episode's
             score is the mean over them.
         top_p: Nucleus mass of sampling.
+        top_k: Keep only the k most likely tokens (0: all).
     """
 
     temperature: float = 0.0
     samples: int = 1
     top_p: float = 1.0
+    top_k: int = 0
 
     @property
     def name(self) -> str:
         if self.temperature == 0:
             return "greedy"
-        return f"t{self.temperature:g}-n{self.samples}" + ("" if self.top_p == 1 else f"-p{self.top_p:g}")
+        return (f"t{self.temperature:g}-n{self.samples}"
+                + ("" if self.top_p == 1 else f"-p{self.top_p:g}")
+                + ("" if self.top_k == 0 else f"-k{self.top_k}"))
 
     @classmethod
     def parse(cls, value: Any) -> Sampling:
         if value == "greedy":
             return cls()
         if isinstance(value, Mapping):
-            unknown = set(value) - {"temperature", "samples", "top_p"}
+            unknown = set(value) - {"temperature", "samples", "top_p", "top_k"}
             if unknown:
                 raise SpecError(f"evaluation.sampling: unknown keys {sorted(unknown)}; "
-                                "write greedy or {temperature: T, samples: n, top_p: p}")
+                                "write greedy or {temperature: T, samples: n, top_p: p, top_k: k}")
             sampling = cls(**{k: type(getattr(cls(), k))(v) for k, v in value.items()})
-            if sampling.temperature < 0 or sampling.samples < 1:
-                raise SpecError(f"evaluation.sampling: need temperature >= 0 and samples >= 1, "
-                                f"got {dict(value)}")
+            if sampling.temperature < 0 or sampling.samples < 1 or sampling.top_k < 0:
+                raise SpecError(f"evaluation.sampling: need temperature >= 0, samples >= 1 and "
+                                f"top_k >= 0, got {dict(value)}")
             return sampling
         raise SpecError(f"evaluation.sampling: {value!r}; write greedy or "
                         "{temperature: 0.7, samples: 4}")
