@@ -27,9 +27,11 @@ feedback never says whether an answer was right (that would leak the checker's v
 
 ## Observations
 Turn 1, each agent: the dataset item's ``question`` (reasoning-gym's text, which states the
-answer format the checker expects), then one line saying the agent works in a team of two
-solvers and will see its partner's answer (when ``num_turns > 1``), then: "Reason briefly,
-then put only your final answer between <answer> and </answer>." From turn 2 on: that
+answer format the checker expects), then "You are solver A (B) of a team of two; the team is
+scored on both answers." (with ``num_turns > 1`` also: "Before your final answer you will
+see solver B's (A's) answer."), then: "Reason briefly, then put only your final answer
+between <answer> and </answer>." The two prompts differ only in the letters, so that one
+model playing both solvers with greedy decoding does not give two copies of one answer. From turn 2 on: that
 prompt, then for every earlier turn the agent's own answer and the feedback: the partner's
 answer (the last 1,200 characters), both answers as extracted, and the request to give the
 final answer in tags.
@@ -169,8 +171,8 @@ CURATED: dict[str, dict[str, Any]] = {
 }
 
 _INSTRUCTION = "Reason briefly, then put only your final answer between <answer> and </answer>."
-_TEAM_LINE = ("You are one of two solvers of this problem; before your final answer you "
-              "will see your partner's answer.")
+_ROLE_LINE = "You are solver {me} of a team of two; the team is scored on both answers."
+_CROSS_LINE = " Before your final answer you will see solver {partner}'s answer."
 
 
 def _reasoning_gym() -> Any:
@@ -221,7 +223,9 @@ def _cached_items(task: str, config_key: str, size: int, data_seed: int,
         return dataset, tuple(dataset[i] for i in range(size))
     want_test = split == "test"
     share = TEST_PERCENT if want_test else 100 - TEST_PERCENT
-    scan = max(200, size * 100 // share * 4)  # 4x what a fair hash needs
+    # 20x what a fair hash needs: room for repeats (collecting the last distinct questions of
+    # a small config takes many draws); only a config that fails pays for the whole scan
+    scan = max(1000, size * 100 // share * 20)
     dataset = _create(task, config, data_seed, scan)
     items: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -302,8 +306,11 @@ class ReasoningGymEnv(TextCollabEnv):
 
     # ------------------------------------------------------------------ task hooks
     def prompt(self, agent: str, task: Mapping[str, Any]) -> str:
-        team = f"\n\n{_TEAM_LINE}" if self.num_turns > 1 else ""
-        return f"{str(task['question']).rstrip()}{team}\n\n{_INSTRUCTION}"
+        me, partner = ("A", "B") if agent == self.roles[0] else ("B", "A")
+        team = _ROLE_LINE.format(me=me)
+        if self.num_turns > 1:
+            team += _CROSS_LINE.format(partner=partner)
+        return f"{str(task['question']).rstrip()}\n\n{team}\n\n{_INSTRUCTION}"
 
     def score(self, task: Mapping[str, Any], actions: Mapping[str, str]) -> Score:
         entry = dict(task)
