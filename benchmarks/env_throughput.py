@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--only", default="", help="measure only the envs whose id contains "
                         "this text (e.g. ReasoningGym); default: all")
+    parser.add_argument("--reasoning-tasks", nargs="+", default=list(REASONING_TASKS),
+                        help="reasoning-gym tasks of ReasoningGym-v1 to measure")
     args = parser.parse_args(argv)
 
     pinning = pin_to_one_cpu()
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
                 }
             )
             print(f"{env_id:<30} {mode:<11} {cpu_rate:>15,.0f} {wall_rate:>16,.0f}")
-    reasoning = [t for t in REASONING_TASKS if args.only in REASONING_ID]
+    reasoning = [t for t in args.reasoning_tasks if args.only in REASONING_ID]
     if reasoning and importlib.util.find_spec("reasoning_gym") is None:
         print(f"{REASONING_ID}: skipped (pip install 'collabzoo[reasoning]')")
         reasoning = []
