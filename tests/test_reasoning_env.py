@@ -264,3 +264,10 @@ def test_checker_errors_score_zero_with_a_reason():
     assert rewards["solver_a"] == 0.0
     assert infos["solver_a"]["reward_components"]["checker_error"] == 2.0
     assert infos["solver_a"]["reasons"]["solver_b"] == "checker_error: RuntimeError: boom"
+
+
+@pytest.mark.parametrize("name", sorted(CURATED))
+def test_curated_presets_make_envs_with_room_for_the_measured_splits(name):
+    for split, size in (("train", 160), ("test", 39)):  # chain-small: 161 / 39 questions
+        env = make(**CURATED[name], split=split, size=size)
+        assert env.num_tasks == size and env.untagged == "last_number"

@@ -1,4 +1,4 @@
-"""collabzoo/ReasoningGym-v1: two solvers, one reasoning-gym problem, a cross-check, one answer checker.
+"""collabzoo/ReasoningGym-v1: two solvers cross-check their answers to one reasoning-gym problem.
 
 | | |
 |---|---|
@@ -31,10 +31,11 @@ answer format the checker expects), then "You are solver A (B) of a team of two;
 scored on both answers." (with ``num_turns > 1`` also: "Before your final answer you will
 see solver B's (A's) answer."), then: "Reason briefly, then put only your final answer
 between <answer> and </answer>." The two prompts differ only in the letters, so that one
-model playing both solvers with greedy decoding does not give two copies of one answer. From turn 2 on: that
-prompt, then for every earlier turn the agent's own answer and the feedback: the partner's
-answer (the last 1,200 characters), both answers as extracted, and the request to give the
-final answer in tags.
+model playing both solvers with greedy decoding does not give two copies of one answer.
+From turn 2 on: that prompt, then for every earlier turn the agent's own answer and the
+feedback: the partner's answer (the last 1,200 characters), both answers as extracted, and
+the request to give the final answer in tags. (``collabzoo eval --protocol single`` asks one
+agent with solver A's prompt and gives its answer to both solvers.)
 
 ## Actions
 Any ``str``. The answer is the content of the LAST complete ``<answer>...</answer>`` pair
@@ -42,9 +43,9 @@ Any ``str``. The answer is the content of the LAST complete ``<answer>...</answe
 Without one (no tags, or an opening tag cut off before its closing one) the agent has no
 answer and scores 0 (reasoning-gym's own convention), unless ``untagged="last_line"`` (the
 last non-empty line is the answer) or ``untagged="last_number"`` (the last number in the
-text: for numeric tasks and models that never write tags, such as SmolLM2-135M-Instruct). Answers longer than 4,096 characters score 0 without
-being checked. Empty, unicode, 1 MB or broken-tag texts are scored like any other, never
-refused.
+text: for numeric tasks and models that never write tags, such as SmolLM2-135M-Instruct).
+Answers longer than 4,096 characters score 0 without being checked. Empty, unicode, 1 MB or
+broken-tag texts are scored like any other, never refused.
 
 ## Rewards
 Each agent's answer of a turn gets ``s_agent = score_answer(answer, item)`` of the
