@@ -6,7 +6,9 @@
 # num_turns 1 (the protocols' own rounds) and, for parallel, also 2 (the env's cross-check).
 # Runs in order of priority, skipping cells already done; each cell's summary.json,
 # episodes.jsonl and table.md land in $OUT/<preset>-<protocol>-t<turns>/, times in times.txt.
-# Slow on 2 shared cores (~6 min a cell at load 12): nice -n 19.
+# Slow on 2 shared cores (~3-11 min a cell at load 12): nice -n 19. legs-small-parallel-t1
+# in the results is leg_counting with 2-3 animals, 1-3 of each (min_animals=2 max_animals=3
+# min_instances=1 max_instances=3), measured by an earlier version of this script: 0.
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results/reasoning_untrained}
 mkdir -p $OUT
@@ -27,14 +29,10 @@ print(' '.join(f'{k}={v if isinstance(v, str) else repr(v)}'.replace(' ', '')
 }
 run chain-small parallel 1
 run chain-small single 1
-run legs-small parallel 1
 run arith-small parallel 1
 run chain-small sequential 1
 run chain-small discussion 1
 run chain-small parallel 2
-run legs-small single 1
 run arith-small single 1
-run legs-small sequential 1
 run arith-small sequential 1
-run legs-small discussion 1
 run arith-small discussion 1
