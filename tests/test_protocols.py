@@ -418,6 +418,17 @@ def test_single_formats_per_family():
     assert "### DETAILED" in prompt
 
 
+def test_single_answers_every_solver_of_a_reasoning_team():
+    from collabzoo.protocols.single import SameAnswerFormat
+
+    roles = ["solver_a", "solver_b"]
+    fmt = format_for_roles(roles)
+    assert isinstance(fmt, SameAnswerFormat)
+    assert fmt.prompt({"solver_a": "A-OBS", "solver_b": "B-OBS"}, roles) == "A-OBS"
+    assert fmt.parse("so <answer>5</answer>", roles) == {
+        "solver_a": "so <answer>5</answer>", "solver_b": "so <answer>5</answer>"}
+
+
 def test_split_shared_shows_common_paragraphs_once():
     observations = {
         "concise": "Write a concise summary.\n\nPOST: a long post\n\nInstructions: short.",

@@ -20,6 +20,7 @@ BUILT_IN = {
     "collabzoo/HumanEval-v1": ("helper", "main"),
     "collabzoo/CoopHumanEval-v1": ("helper", "main"),
     "collabzoo/BFCL-v1": ("first_caller", "second_caller"),
+    "collabzoo/ReasoningGym-v1": ("solver_a", "solver_b"),
 }
 
 
@@ -150,10 +151,27 @@ def test_import_without_torch():
     assert int(out.stdout.strip()) >= 4
 
 
+def test_reasoning_env_without_reasoning_gym_says_which_extra():
+    """The core install lacks the `reasoning` extra: listing works, making names the fix."""
+    code = BLOCK_HEAVY.replace('"accelerate")', '"accelerate", "reasoning_gym")') + textwrap.dedent(
+        """
+        import collabzoo
+        assert "collabzoo/ReasoningGym-v1" in [e.id for e in collabzoo.envs.list_envs()]
+        try:
+            collabzoo.make("collabzoo/ReasoningGym-v1")
+        except ImportError as error:
+            print(error)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'collabzoo[reasoning]'" in out.stdout
+
+
 def test_import_does_not_load_torch_even_when_installed():
     code = (
         "import sys, collabzoo, collabzoo.envs;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch','transformers')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch','transformers','reasoning_gym')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -26,7 +26,7 @@ LOCK = ROOT / "constraints.txt"
 
 TORCH = "torch==2.13.0"
 """The torch this project is tested with (the CPU wheel is found locally, CUDA on PyPI)."""
-EXTRAS = "train,dev,bench,ray,docs"
+EXTRAS = "train,dev,bench,ray,docs,reasoning"
 """Every extra of setup.cfg: the lock pins what any of them installs."""
 SERVER = "llama-cpp-python[server]==0.3.36"
 """The OpenAI-compatible server of the slow suite (Makefile ``install-server``)."""

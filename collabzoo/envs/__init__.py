@@ -62,6 +62,13 @@ REGISTRATIONS: list[dict] = [
         agents=("helper", "main"),
         description="Coding problems designed for a helper: aux plus a main function, run in a sandbox.",
     ),
+    dict(
+        id="collabzoo/ReasoningGym-v1",
+        entry_point="collabzoo.envs.reasoning.gym:ReasoningGymEnv",
+        agents=("solver_a", "solver_b"),
+        description="Any reasoning-gym dataset: two solvers answer, cross-check, answer again "
+                    "(its own checker scores).",
+    ),
     # -v0: every turn paid the full score (a late solution earned more than an early one)
     *(
         dict(

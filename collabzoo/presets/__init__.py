@@ -9,7 +9,8 @@ in the file cite where each setting comes from.
   paper's settings (arXiv 2508.04652) as far as the authors published them; they need a GPU.
 - ``cpu-tldr``, ``cpu-arxiv``, ``cpu-humaneval``, ``cpu-coophumaneval``: the embedded
   SmolLM2-135M on the bundled data, with generation budgets that can reach each env's
-  maximum reward (its ``metadata["answer_tokens"]``), sized for 2 CPU cores.
+  maximum reward (its ``metadata["answer_tokens"]``), sized for 2 CPU cores; ``cpu-reasoning``:
+  the same model as the two solvers of ReasoningGym-v1 on a curated small ``chain_sum``.
 
 Settings are layered: the preset, then ``--config FILE.yaml``, then ``--env``, ``--model``,
 ``--env-kwargs``, ``--set`` and ``--steps`` on the command line.

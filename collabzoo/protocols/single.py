@@ -30,6 +30,9 @@ code block with the helper function ``aux`` and the main function (:data:`CODE_I
 answer when there are none), gives the top-level ``def aux`` to ``helper`` and every other
 top-level statement to ``main``; imports go to both. Code that does not parse is split at
 top-level ``def``/``class``/``@`` lines instead.
+
+**Reasoning** (roles ``solver_a``/``solver_b``): :class:`SameAnswerFormat`. The one agent
+reads the first solver's observation and its answer is every solver's answer.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from collabzoo.protocols.base import Call, CollaborationProtocol, agent_label, a
 __all__ = [
     "CallsFormat",
     "CodeFormat",
+    "SameAnswerFormat",
     "SectionFormat",
     "SingleFormat",
     "SingleProtocol",
@@ -337,11 +341,23 @@ class CallsFormat(SingleFormat):
         return {r: answer if k == 0 else "[]" for k, r in enumerate(roles)}
 
 
+class SameAnswerFormat(SingleFormat):
+    """One answer that every role gives (roles that answer the same question, e.g. the two
+    solvers of ReasoningGym): the prompt is the first role's observation."""
+
+    def prompt(self, observations: Mapping[str, str], roles: Sequence[str]) -> str:
+        return observations[roles[0]]
+
+    def parse(self, answer: str, roles: Sequence[str]) -> dict[str, str]:
+        return {r: answer for r in roles}
+
+
 _FORMATS: dict[tuple[str, ...], SingleFormat] = {
     ("concise", "detailed"): SectionFormat(),
     ("background", "method"): SectionFormat(),
     ("helper", "main"): CodeFormat(),
     ("first_caller", "second_caller"): CallsFormat(),
+    ("solver_a", "solver_b"): SameAnswerFormat(),
 }
 
 
