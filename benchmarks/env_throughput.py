@@ -116,20 +116,7 @@ def measure(
                 reward_fn(a, b)
         return clock
 
-    def step_only() -> Clock:
-        clock = Clock()
-        for i, joint in enumerate(actions):
-            env.reset(options={"task_index": i % env.num_tasks})
-            with clock:
-                env.step(joint)
-        return clock
-
-    def reset_and_step() -> Clock:
-        with Clock() as clock:
-            for i, joint in enumerate(actions):
-                env.reset(options={"task_index": i % env.num_tasks})
-                env.step(joint)
-        return clock
+    step_only, reset_and_step = episode_runs(env, actions)
 
     n = len(pairs)
     return {
