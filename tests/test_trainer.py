@@ -160,6 +160,18 @@ def test_run_folder_layout(tmp_path):
         assert key in history[0], key
 
 
+def test_an_eval_split_the_env_cannot_make_fails_before_training():
+    class NoTestSplit(LengthRatioEnv):
+        def __init__(self, split: str = "train", **kwargs):
+            if split != "train":
+                raise ValueError(f"no split {split!r} here")
+            super().__init__(split=split, **kwargs)
+
+    with pytest.raises(ValueError, match="no split 'test' here"):
+        _trainer(NoTestSplit, steps=2, eval_every=1, eval_split="test")
+    _trainer(NoTestSplit, steps=2, eval_split="test")  # no evaluation asked for: no env built
+
+
 def test_evaluate_is_repeatable_and_leaves_training_rng_alone():
     trainer = _trainer(steps=1, eval_tasks=3)
     state = torch.get_rng_state()

@@ -319,6 +319,10 @@ class Trainer:
         self.bad_steps_in_a_row = 0
         self.skipped_steps = 0
         self._eval_env = None
+        if self.config.eval_every:
+            # built now, so that an eval split the env cannot make fails before training
+            # rather than at the first evaluation, eval_every steps in
+            self._eval_env = self._build_eval_env()
 
     # ------------------------------------------------------------------ setup
     def _match_policies(self, policies, model) -> dict[str, Policy]:
@@ -658,12 +662,7 @@ class Trainer:
 
         c = self.config
         if self._eval_env is None:
-            extra = {}
-            if c.eval_split is not None:
-                if not _accepts(self._env_target, "split"):
-                    raise ValueError(f"eval_split={c.eval_split!r} but the env takes no 'split'")
-                extra["split"] = c.eval_split
-            self._eval_env = self._make_env(**extra)
+            self._eval_env = self._build_eval_env()
         features = env_features(self._eval_env)
         count = min(num_tasks or c.eval_tasks, features.num_tasks or c.eval_tasks)
         sampling = eval_sampling(self._eval_env, max_new_tokens=self.sampling.max_new_tokens,
@@ -686,6 +685,16 @@ class Trainer:
             m[f"eval/reward/{name}"] = float(np.mean([r.reward_components[name] for r in records
                                                       if name in r.reward_components]))
         return m
+
+    def _build_eval_env(self):
+        """The env of :meth:`evaluate`: the training env's kwargs with ``split=eval_split``."""
+        c = self.config
+        extra = {}
+        if c.eval_split is not None:
+            if not _accepts(self._env_target, "split"):
+                raise ValueError(f"eval_split={c.eval_split!r} but the env takes no 'split'")
+            extra["split"] = c.eval_split
+        return self._make_env(**extra)
 
     def _answer_tokens(self, agent: str, answer: str) -> float:
         """An answer's length in its policy's tokens (characters for a policy without a

@@ -86,7 +86,7 @@ split="train", num_turns=2, joint="mean", untagged="zero", render_mode=None)``
 - ``task_config``: that dataset's config keys (its difficulty lives there), e.g.
   ``{"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1}`` for ``chain_sum``;
   an unknown key or an invalid value is a ``ValueError`` that lists the keys.
-- ``size``: items in the split (``num_tasks``).
+- ``size``: items in the split (``num_tasks``), at most (see ``split``).
 - ``data_seed``: the dataset's seed. Beware: reasoning-gym derives item i from the seed
   ``data_seed + i``, so seed 1's item i is seed 0's item i + 1; different seeds are not
   different data.
@@ -96,8 +96,10 @@ split="train", num_turns=2, joint="mean", untagged="zero", render_mode=None)``
   (SHA-256 of the question text: 20% of questions are test questions), the first ``size``
   distinct questions in stream order (a repeated question is skipped). A question is in the
   same split whatever the seed, size or order, so train and test never share an item (not
-  even a repeated question, which small-number configs produce often). A config with too
-  few distinct questions for ``size`` raises (``chain-small`` has 200: 40 test questions).
+  even a repeated question, which small-number configs produce often). A split with fewer
+  distinct questions than ``size`` holds all of them and warns (:class:`SplitSizeWarning`):
+  ``chain-small`` has 200 questions, 39 of them test questions, so its training ``size=160``
+  evaluates on ``split="test"`` with the same kwargs; a split with none raises.
 - ``num_turns``: turns per episode (1: two independent answers, no cross-check).
 - ``joint``: ``"mean"`` or ``"min"`` of the two agents' scores (see Rewards).
 - ``untagged``: ``"zero"`` (default), ``"last_line"`` or ``"last_number"`` (see Actions).
@@ -136,6 +138,7 @@ import dataclasses
 import difflib
 import hashlib
 import importlib
+import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, ClassVar, Literal
@@ -149,7 +152,8 @@ from collabzoo.envs.reasoning.scoring import (
     score_answer_safely,
 )
 
-__all__ = ["CURATED", "SPLITS", "TEST_PERCENT", "ReasoningGymEnv", "in_test_split", "load_items"]
+__all__ = ["CURATED", "SPLITS", "TEST_PERCENT", "ReasoningGymEnv", "SplitSizeWarning",
+           "in_test_split", "load_items"]
 
 #: The split names; see the module docstring.
 SPLITS = ("train", "test", "all")
@@ -235,11 +239,22 @@ def _cached_items(task: str, config_key: str, size: int, data_seed: int,
             items.append(item)
             if len(items) == size:
                 return dataset, tuple(items)
-    raise ValueError(
-        f"only {len(items)} distinct questions of the first {scan} items of {task!r} fall "
-        f"into split {split!r}: "
-        f"this task_config has too few distinct questions for size={size}; lower size or "
-        "widen the config")
+    if not items:
+        raise ValueError(
+            f"no question of the first {scan} items of {task!r} falls into split {split!r}: "
+            "this task_config has too few distinct questions; widen the config")
+    # A small config's test split (chain-small: 39 questions) is smaller than the size that
+    # its train split uses: keep every question there is and say so once (the result is
+    # cached), so that training and evaluation can share the env's kwargs but for the split.
+    warnings.warn(
+        f"split {split!r} of {task!r} holds only {len(items)} distinct questions (the first "
+        f"{scan} items scanned), fewer than size={size}: using all {len(items)}",
+        SplitSizeWarning, stacklevel=4)
+    return dataset, tuple(items)
+
+
+class SplitSizeWarning(UserWarning):
+    """A ``train``/``test`` split has fewer distinct questions than ``size``; all are used."""
 
 
 _CONFIGS: dict[str, dict[str, Any]] = {}
