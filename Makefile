@@ -46,7 +46,7 @@ $(HANABI_STAMP): $(STAMP)
 install-hanabi-reference: $(HANABI_STAMP)
 
 # The main job: MAGRPO on TLDR-v1's bundled posts with two `tiny` agents (random-initialised
-# 0.6M-parameter Llamas, full fine-tuning): in ~2 minutes on 2 CPU cores the team learns the
+# 0.6M-parameter Llamas, full fine-tuning): in ~3 minutes on 2 CPU cores the team learns the
 # reward's length and vocabulary levels (the concise writer shorter, the detailed one richer),
 # and the reward curve rises for every seed tried (README). A fresh run refuses a folder
 # holding checkpoints, so the demo starts from a clean runs/demo.
@@ -57,7 +57,7 @@ install-hanabi-reference: $(HANABI_STAMP)
 # (benchmarks/results/learning_parity.json). The cost is a bias: samples come from the
 # truncated distribution, the gradient from the full one (docs/algorithms.md, "Comparing
 # with CoMLRL"); the library's default stays the full distribution.
-DEMO_ARGS ?= --steps 80 --set batch_size=4 num_generations=8 max_new_tokens=64 \
+DEMO_ARGS ?= --steps 50 --set batch_size=4 num_generations=8 max_new_tokens=64 \
              agent_sharing=copies learning_rate=1e-3 num_threads=1 save_every=20 top_k=50
 demo: install
 	rm -rf runs/demo
