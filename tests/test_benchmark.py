@@ -17,6 +17,7 @@ pytest.importorskip("rliable")
 
 import collabzoo  # noqa: E402
 from collabzoo.benchmark import load_spec, run_benchmark  # noqa: E402
+from collabzoo.benchmark.report import _quote  # noqa: E402
 from collabzoo.benchmark.spec import BenchmarkSpec, SpecError, apply_overrides  # noqa: E402
 from collabzoo.benchmark.train import check_algorithm, threads_per_run  # noqa: E402
 from collabzoo.cli import main  # noqa: E402
@@ -79,6 +80,30 @@ def test_writes_every_output(bench):
             *ALGORITHMS[1:]}
         assert len(results["curves"][env][ALGORITHMS[0]]["iqm"]) == 2
     assert "all envs" in stats
+
+
+def test_examples_show_every_method_on_the_same_items_and_the_machine(bench):
+    out, results, _, _ = bench
+    examples = (out / "examples.md").read_text()
+    sections = {part.split("\n", 1)[0]: part for part in examples.split("\n## ")[1:]}
+    assert set(sections) == set(SPEC["envs"])
+    tldr = sections["collabzoo/TLDR-v1"]
+    assert tldr.count("### Item ") == 2  # the spec's 2 eval episodes
+    item0 = tldr[tldr.index("### Item 0"):tldr.index("### Item 1")]
+    for method in [*(f"{a} (trained)" for a in ALGORITHMS), "single (untrained)",
+                   "discussion (untrained)"]:
+        assert f"**{method}**: score " in item0, method
+    # the trained team's answers are the ones its evaluation recorded for that item
+    team = next(e for e in results["evaluations"] if e["kind"] == "team" and e["seed"] == 0
+                and e["env"] == "collabzoo/TLDR-v1" and e["method"] == ALGORITHMS[0])
+    episode = json.loads((Path(team["folder"]) / "episodes.jsonl").read_text().splitlines()[0])
+    call = episode["turns"][0]["calls"][0]
+    trained = item0.split(f"**{ALGORITHMS[0]} (trained)**")[1]
+    assert trained.split("\n\n")[1:3] == [f"`{call['role']}`, turn 1, round 0:",
+                                           _quote(call["answer"], 400)]
+    assert _quote(call["prompt"], 1600).splitlines()[0] in item0  # the env's observation
+    assert "Trained on: " in (out / "table.md").read_text()
+    assert all(r["machines"] for r in results["runs"])
 
 
 def test_crossplay_matrix_and_leave_one_out(bench):

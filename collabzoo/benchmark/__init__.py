@@ -99,7 +99,7 @@ def run_benchmark(
             shutil.rmtree(job.folder)
     run_eval_jobs(spec, [j for j in jobs if not uses(j, failed)], log=log)
     results = write_report(root, spec, runs, jobs)
-    log(f"wrote {root}/results.json, table.md, curves.png, crossplay.png")
+    log(f"wrote {root}/results.json, table.md, examples.md, curves.png, crossplay.png")
     if failed:
         raise RuntimeError(f"{len(failed)} runs failed: {sorted(map(str, failed))}")
     return results

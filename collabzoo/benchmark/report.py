@@ -2,6 +2,8 @@
 
 - ``results.json``: the spec, package versions, every run's budget (steps, tokens, seconds),
   every evaluation's per-episode scores, and the statistics below;
+- ``examples.md``: the first eval items of each env as every method answered them
+  (:func:`examples_markdown`);
 - ``table.md``: methods x envs, ``IQM [95% CI]`` of normalised return over seeds, the
   probability of improvement of each trained method over every other method, the budget,
   cross-play and leave-one-out;
@@ -30,7 +32,7 @@ from collabzoo.benchmark.evaluate import EvalJob, read_scores
 from collabzoo.benchmark.spec import BenchmarkSpec, TrainRun
 from collabzoo.benchmark.train import run_stats
 
-__all__ = ["compute_results", "write_report"]
+__all__ = ["compute_results", "examples_markdown", "write_report"]
 
 ALL_ENVS = "all envs"
 
@@ -271,6 +273,9 @@ def table_markdown(results: dict[str, Any], spec: BenchmarkSpec) -> str:
                 f"{np.mean([r['tokens'] for r in rows]):.0f} | "
                 f"{np.mean([r['train_s'] for r in rows]):.1f} | "
                 f"{np.mean(walls) if walls else math.nan:.1f} |")
+        machines = sorted({m for r in results["runs"] for m in r.get("machines", [])})
+        if machines:
+            lines += ["", "Trained on: " + "; ".join(machines) + "."]
     if results["crossplay"]:
         lines += ["", "Cross-play (first role's agent of seed i with the others of seed j): "
                   "self-play = mean of the diagonal, cross-play = mean off it.", "",
@@ -372,14 +377,75 @@ def _json_keys(value: Any) -> Any:
     return value
 
 
+def _episodes(job: EvalJob, count: int) -> list[dict[str, Any]]:
+    path = job.folder / "episodes.jsonl"
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for _, line in zip(range(count), lines, strict=False)]
+
+
+def _quote(text: str, limit: int) -> str:
+    text = text if len(text) <= limit else text[:limit] + f" [... {len(text) - limit} more chars]"
+    return "\n".join("> " + line for line in (text.strip() or "(empty)").splitlines())
+
+
+def examples_markdown(spec: BenchmarkSpec, jobs: Sequence[EvalJob], *, items: int = 3,
+                      chars: int = 400) -> str:
+    """``examples.md``: the first ``items`` eval items of every env, each with what every
+    untrained protocol and every trained method answered (the first seed's team, the first
+    sampling mode): the prompt each agent saw first, each call's answer and the episode's
+    score. Read to tell what training changed: the format, the content, or the use of a
+    partner's answer."""
+    first = spec.evaluation.sampling[0]
+    seed = spec.seeds[0]
+    lines = [f"# Examples of `{spec.name}`", "",
+             f"The first {items} eval items of each env, answered by each untrained protocol and "
+             f"by each trained method's seed-{seed} team ({first.name}); every call in order "
+             f"(role, protocol round), answers cut at {chars} characters.", ""]
+    for env in spec.envs:
+        chosen = [j for j in jobs if j.env == env and j.sampling == first and (
+            j.kind == "baseline" or (j.kind == "team" and j.seed == seed
+                                     and j.protocol == spec.evaluation.team_protocols[0]))]
+        rows = [(j, _episodes(j, items)) for j in chosen]
+        rows = [(j, eps) for j, eps in rows if eps]
+        if not rows:
+            continue
+        lines += [f"## {env}", ""]
+        # the env's own observation: from a decentralised evaluation if there is one (the
+        # single protocol shows one agent a prompt of its own)
+        rows.sort(key=lambda row: row[0].protocol != "parallel")
+        for index in range(max(len(eps) for _, eps in rows)):
+            lines += [f"### Item {index}", ""]
+            first_calls = [c for _, eps in rows if index < len(eps)
+                           for t in eps[index].get("turns", []) for c in t.get("calls", [])]
+            if first_calls:
+                lines += [f"What `{first_calls[0].get('role')}` saw first:", "",
+                          _quote(str(first_calls[0].get("prompt", "")), 4 * chars), ""]
+            for job, eps in sorted(rows, key=lambda row: row[0].kind != "team"):
+                if index >= len(eps):
+                    continue
+                episode = eps[index]
+                label = job.method + (" (trained)" if job.kind == "team" else "")
+                lines += [f"**{label}**: score {episode.get('score', math.nan):.3f}", ""]
+                for turn in episode.get("turns", []):
+                    for call in turn.get("calls", []):
+                        lines += [f"`{call.get('role')}`, turn {turn.get('turn')}, round "
+                                  f"{call.get('round')}:", "",
+                                  _quote(str(call.get("answer", "")), chars), ""]
+    return "\n".join(lines) + "\n"
+
+
 def write_report(root: str | Path, spec: BenchmarkSpec, runs: Sequence[TrainRun],
                  jobs: Sequence[EvalJob]) -> dict[str, Any]:
-    """Compute the results and write results.json, table.md, curves.png, crossplay.png."""
+    """Compute the results and write results.json, table.md, examples.md, curves.png,
+    crossplay.png."""
     root = Path(root)
     results = compute_results(spec, runs, jobs)
     (root / "results.json").write_text(json.dumps(_json_keys(results), indent=1) + "\n",
                                        encoding="utf-8")
     (root / "table.md").write_text(table_markdown(results, spec), encoding="utf-8")
+    (root / "examples.md").write_text(examples_markdown(spec, jobs), encoding="utf-8")
     _plot_curves(results, spec, root / "curves.png")
     _plot_crossplay(results, root / "crossplay.png")
     return results

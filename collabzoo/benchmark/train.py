@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from collabzoo.benchmark.spec import SpecError, TrainRun
@@ -113,16 +115,39 @@ def run_stats(run: TrainRun) -> dict[str, Any]:
     rows = read_metrics(run.folder / "metrics.jsonl") if (run.folder / "metrics.jsonl").is_file() else []
     tokens = sum(r.get("perf/tokens_per_s", 0.0) * r.get("perf/step_s", 0.0) for r in rows)
     timing = run.folder / TIMING_FILE
-    wall = json.loads(timing.read_text())["wall_s"] if timing.is_file() else None
+    record = json.loads(timing.read_text()) if timing.is_file() else {}
     return {"steps": rows[-1]["step"] if rows else 0, "tokens": round(tokens),
-            "train_s": sum(r.get("perf/step_s", 0.0) for r in rows), "wall_s": wall}
+            "train_s": sum(r.get("perf/step_s", 0.0) for r in rows),
+            "wall_s": record.get("wall_s"), "machines": record.get("machines", [])}
+
+
+def machine() -> str:
+    """This host in one line, for the record of where a run trained: the CPU's model name
+    (``/proc/cpuinfo``, else ``platform.processor()``), its logical cores and how it computes
+    bfloat16 (:func:`~collabzoo.agents.models.cpu_bf16_kind`)."""
+    from collabzoo.agents.models import cpu_bf16_kind
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores, bfloat16 {cpu_bf16_kind()}"
 
 
 def _record_wall(run: TrainRun, seconds: float) -> None:
+    """Add a launch's wall seconds and the machine it ran on to the run's timing record."""
     timing = run.folder / TIMING_FILE
     old = json.loads(timing.read_text()) if timing.is_file() else {"wall_s": 0.0, "launches": 0}
+    machines = list(old.get("machines", []))
+    if machine() not in machines:
+        machines.append(machine())
     timing.write_text(json.dumps({"wall_s": old["wall_s"] + seconds,
-                                  "launches": old["launches"] + 1}) + "\n")
+                                  "launches": old["launches"] + 1,
+                                  "machines": machines}) + "\n")
 
 
 def _train_inline(run: TrainRun, threads: int) -> int:
