@@ -141,7 +141,8 @@ def machine() -> str:
 def _record_wall(run: TrainRun, seconds: float) -> None:
     """Add a launch's wall seconds and the machine it ran on to the run's timing record."""
     timing = run.folder / TIMING_FILE
-    old = json.loads(timing.read_text()) if timing.is_file() else {"wall_s": 0.0, "launches": 0}
+    old: dict[str, Any] = (json.loads(timing.read_text()) if timing.is_file()
+                           else {"wall_s": 0.0, "launches": 0})
     machines = list(old.get("machines", []))
     if machine() not in machines:
         machines.append(machine())
