@@ -118,10 +118,15 @@ def _add_eval(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=0.0,
                    help="sampling temperature (default 0: greedy)")
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    p.add_argument("--top-k", type=int, default=0,
+                   help="sample from the k likeliest tokens only (default 0: all)")
     p.add_argument("--dtype", default="auto",
                    help="weights dtype of local models: auto (bfloat16 where it is faster: a "
                         "GPU with bf16, a CPU with AMX), float32, bfloat16")
     p.add_argument("--device", default=None, help="device of local models (default: cuda if any)")
+    p.add_argument("--num-threads", type=int, default=None,
+                   help="CPU threads of torch (default: torch's, one per core); on a CPU "
+                        "shared with other busy processes 1 is often several times faster")
     p.add_argument("--api-key-env", default="OPENAI_API_KEY",
                    help="environment variable holding the key of openai: agents")
     p.add_argument("--max-concurrency", type=int, default=8,
@@ -160,9 +165,16 @@ def _run_eval(args: argparse.Namespace) -> int:
         check_protocol(env, args.protocol)
     except ValueError as error:
         return fail(str(error))
+    if args.top_k < 0 or (args.num_threads is not None and args.num_threads < 1):
+        return fail("--top-k must be >= 0 and --num-threads >= 1")
+    if args.num_threads is not None:
+        import torch
+
+        torch.set_num_threads(args.num_threads)
     roles = list(env.possible_agents)
     sampling = eval_sampling(env, max_new_tokens=args.max_new_tokens,
-                             temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+                             temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+                             seed=args.seed)
     try:
         agents = build_agents(
             args.agents, roles=roles, sampling=sampling, dtype=args.dtype, device=args.device,
@@ -218,7 +230,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         result.records, env=args.env, env_kwargs=env_kwargs, protocol=args.protocol,
         agents=list(args.agents), seed=args.seed, batch_size=args.batch_size,
         sampling={"max_new_tokens": sampling.max_new_tokens, "temperature": args.temperature,
-                  "top_p": args.top_p},
+                  "top_p": args.top_p, "top_k": args.top_k},
         collabzoo_version=collabzoo.__version__,
     )
     write_results(output, summary)

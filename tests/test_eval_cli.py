@@ -422,3 +422,24 @@ def test_bar_chart(tmp_path):
     assert (tmp_path / "bars.png").is_file()
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [len(ax.patches) for ax in panels] == [2, 1]
+
+
+def test_eval_top_k_and_threads_reach_the_sampler_and_torch(tmp_path):
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        rc, out = run_eval(tmp_path, "--episodes", "2", "--temperature", "1", "--top-k", "1",
+                           "--num-threads", "1", agents=("tiny",), protocol="parallel")
+        assert rc == 0 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    summary, records = load_results(out)
+    assert summary["sampling"]["top_k"] == 1 and summary["sampling"]["temperature"] == 1
+    # top-k 1 at temperature 1 is greedy decoding: the same answers as --temperature 0
+    rc, greedy = run_eval(tmp_path / "greedy", "--episodes", "2", agents=("tiny",),
+                          protocol="parallel")
+    assert rc == 0
+    assert ([c.answer for r in records for c in r.turns[0].calls]
+            == [c.answer for r in load_results(greedy)[1] for c in r.turns[0].calls])
+    assert run_eval(tmp_path / "bad", "--top-k", "-1")[0] == 2
