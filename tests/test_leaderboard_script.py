@@ -1,0 +1,54 @@
+"""benchmarks/leaderboard.py: verdicts and rows from a results.json, checked by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "leaderboard.py"
+_SPEC = importlib.util.spec_from_file_location("leaderboard", _PATH)
+lb = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(lb)
+
+
+def _stat(iqm, low, high, kind):
+    return {"iqm": iqm, "low": low, "high": high, "kind": kind, "seeds": {}}
+
+
+def _results(tmp_path, name, magrpo_low):
+    env = "collabzoo/Env-v1"
+    results = {
+        "spec": {"seeds": [0, 1, 2], "budget": {"steps": 30}},
+        "runs": [{"algorithm": "magrpo", "steps": 30, "tokens": 100, "train_s": 10.0,
+                  "machines": ["CPU X, 2 cores, bfloat16 emulated"]},
+                 {"algorithm": "magrpo", "steps": 30, "tokens": 300, "train_s": 30.0}],
+        "statistics": {"greedy": {env: {
+            "single (untrained)": _stat(0.20, 0.20, 0.20, "baseline"),
+            "parallel (untrained)": _stat(0.10, 0.10, 0.10, "baseline"),
+            "magrpo": _stat(0.5, magrpo_low, 0.6, "team")}}},
+        "probability_of_improvement": {env: {"magrpo": {"single (untrained)": 0.75,
+                                                        "parallel (untrained)": 1.0}}},
+    }
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "results.json").write_text(json.dumps(results))
+
+
+def test_a_win_needs_the_lower_end_above_the_best_untrained_protocol(tmp_path, monkeypatch):
+    monkeypatch.setattr(lb, "RESULTS", tmp_path)
+    _results(tmp_path, "firm", magrpo_low=0.21)
+    _results(tmp_path, "loose", magrpo_low=0.20)  # touches single's 0.20: not a win
+    firm, loose = lb.block("firm", "x"), lb.block("loose", "x")
+    assert lb.block("missing", "x") is None
+    top = firm["rows"][0]
+    assert top["method"] == "magrpo" and top["best_untrained"] == "single (untrained)"
+    assert top["wins"] and top["p_over_best_untrained"] == 0.75
+    assert not loose["rows"][0]["wins"]
+    # trained first, then the untrained protocols, best first
+    assert [r["method"] for r in firm["rows"]] == ["magrpo", "single (untrained)",
+                                                   "parallel (untrained)"]
+    assert firm["budget"]["magrpo"] == {"runs": 2, "steps": 30, "tokens": 200, "train_s": 20}
+    assert firm["machines"] == ["CPU X, 2 cores, bfloat16 emulated"]
+    text = lb.markdown([firm, loose])
+    assert "| Env-v1 · `firm` | magrpo (trained) | 0.500 [0.210, 0.600] | 0.75 | **wins** (vs single) |" in text
+    assert "| Env-v1 · `loose` | magrpo (trained) | 0.500 [0.200, 0.600] | 0.75 | no firm win (vs single) |" in text
