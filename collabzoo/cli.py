@@ -391,7 +391,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
             if args.spec or args.overrides:
                 return fail("--report re-renders a finished folder: give no spec or --set")
             render_report(args.report)
-            print(f"wrote {args.report}/results.json, table.md, curves.png, crossplay.png")
+            print(f"wrote {args.report}/results.json, table.md, examples.md, curves.png, crossplay.png")
             return 0
         if not args.spec:
             return fail("give a spec file (or --report DIR)")

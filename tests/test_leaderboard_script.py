@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "leaderboard.py"
@@ -52,3 +53,20 @@ def test_a_win_needs_the_lower_end_above_the_best_untrained_protocol(tmp_path, m
     text = lb.markdown([firm, loose])
     assert "| Env-v1 · `firm` | magrpo (trained) | 0.500 [0.210, 0.600] | 0.75 | **wins** (vs single) |" in text
     assert "| Env-v1 · `loose` | magrpo (trained) | 0.500 [0.200, 0.600] | 0.75 | no firm win (vs single) |" in text
+
+
+_ANSWERS = Path(__file__).resolve().parent.parent / "benchmarks" / "reasoning_answers.py"
+_SPEC2 = importlib.util.spec_from_file_location("reasoning_answers", _ANSWERS)
+ra = importlib.util.module_from_spec(_SPEC2)
+_SPEC2.loader.exec_module(ra)
+
+
+def test_reasoning_answers_read_the_last_number_and_the_format():
+    prompt = "State the final answer to the following arithmetic problem: 0 - 4 =\n\nYou are"
+    assert ra.classify(prompt, "0 - 4 = 4") == {
+        "correct": False, "plus": False, "negative": True, "says_1": False, "restates": True,
+        "terse": True}
+    assert ra.classify(prompt, "The answer is -4, I think.")["correct"]
+    assert ra.classify(prompt, "The final answer to the given arithmetic problem is 1.")["says_1"]
+    rows = [ra.classify(prompt, "0 - 4 = -4"), ra.classify(prompt, "no idea")]
+    assert ra.summarise(rows)["correct"] == 0.5 and math.isnan(ra.summarise(rows)["correct_plus"])
