@@ -143,9 +143,9 @@ def _record_wall(run: TrainRun, seconds: float) -> None:
     timing = run.folder / TIMING_FILE
     old: dict[str, Any] = (json.loads(timing.read_text()) if timing.is_file()
                            else {"wall_s": 0.0, "launches": 0})
-    machines = list(old.get("machines", []))
-    if machine() not in machines:
-        machines.append(machine())
+    machines, here = list(old.get("machines", [])), machine()
+    if here not in machines:
+        machines.append(here)
     timing.write_text(json.dumps({"wall_s": old["wall_s"] + seconds,
                                   "launches": old["launches"] + 1,
                                   "machines": machines}) + "\n")
