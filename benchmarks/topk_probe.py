@@ -23,6 +23,13 @@ Two kinds of measurement, on collabzoo's TLDR-v1 (bundled posts, train split):
     2-core machine under a load average of 10-15 neither learning probe finished within the
     issue's CPU budget; the committed ``topk_probe.json`` holds the ``tail`` measurement.)
 
+- ``compare``: two committed benchmark results (``collabzoo benchmark`` output folders) whose
+  specs differ only in the training ``top_k``, e.g. ``cpu-tldr`` (the full distribution) and
+  ``cpu-tldr-k50`` (top-k 50): the same seeds' training curves summarised as ``learn`` does,
+  and each seed's held-out evaluation of the trained team (mean episode score over the eval
+  posts), with bootstrap CIs over seeds and of the differences. The specs are checked first:
+  any other difference in training or evaluation settings is an error.
+
 Each run's folder is kept under ``--runs-dir`` (default ``/tmp/collabzoo-topk-probe``); a run
 whose metrics already hold every step is skipped, so an interrupted invocation resumes.
 Results are merged into ``benchmarks/results/topk_probe.json``.
@@ -32,6 +39,8 @@ Usage::
     nice -n 19 python benchmarks/topk_probe.py tail
     nice -n 19 python benchmarks/topk_probe.py learn --probe demo --seeds 0 1
     nice -n 19 python benchmarks/topk_probe.py learn --probe smollm2 --seeds 0 1
+    python benchmarks/topk_probe.py compare --name cpu-tldr --seeds 0 1 2 3 \
+        --arms 0=benchmarks/results/cpu-tldr 50=benchmarks/results/cpu-tldr-k50
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learning_parity import bootstrap_diff_ci, summarise  # noqa: E402
+from learning_parity import bootstrap_ci, bootstrap_diff_ci, summarise  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "topk_probe.json"
@@ -175,6 +184,100 @@ def learn(probe: str, seeds: list[int], top_ks: list[int], runs_dir: Path, reps:
     merge("learn", probe, out)
 
 
+# ----------------------------------------------------------------------------- benchmarks
+#: spec keys that may differ between the compared benchmarks (what they are named, where they
+#: write, which seeds and algorithms they ran beyond the compared ones)
+_FREE = {"name", "output", "seeds", "algorithms"}
+
+
+#: evaluation keys that only add evaluations beside the trained team's own
+_EXTRA_EVALS = {"crossplay", "leave_one_out"}
+
+
+def _settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """A benchmark spec without what may differ and without the training top-k."""
+    train = {k: v for k, v in (spec.get("train") or {}).items() if k != "top_k"}
+    evaluation = {k: v for k, v in (spec.get("evaluation") or {}).items()
+                  if k not in _EXTRA_EVALS}
+    rest = {k: v for k, v in spec.items() if k not in _FREE | {"train", "evaluation"}}
+    return {**rest, "train": train, "evaluation": evaluation}
+
+
+def read_benchmark(folder: Path, algorithm: str, seeds: list[int]) -> dict[str, Any]:
+    """One benchmark result's spec, and per seed: the run's ``reward/mean`` curve and the
+    trained team's held-out eval score (mean over the eval episodes of its one greedy
+    evaluation). Raises FileNotFoundError when a seed's run or evaluation is missing."""
+    import yaml
+
+    spec = yaml.safe_load((folder / "spec.yaml").read_text())
+    (env,) = spec["envs"]
+    (model,) = spec["models"]
+    short = env.split("/")[-1]
+    curves, scores = [], []
+    for seed in seeds:
+        run = folder / "runs" / short / algorithm / model / f"seed-{seed}"
+        curve = read_rewards(run)
+        if len(curve) < spec["budget"]["steps"]:
+            raise FileNotFoundError(f"{run}: {len(curve)} of {spec['budget']['steps']} steps")
+        team = folder / "evals" / short / "team" / algorithm / model / f"seed-{seed}"
+        summaries = sorted(team.glob("*/*/summary.json"))
+        if len(summaries) != 1:
+            raise FileNotFoundError(f"{team}: {len(summaries)} eval summaries, expected one")
+        episode = json.loads(summaries[0].read_text())["episode_scores"]
+        curves.append(curve[:spec["budget"]["steps"]])
+        scores.append(sum(episode) / len(episode))
+    return {"spec": spec, "curves": curves, "eval": scores}
+
+
+def compare(name: str, arms: dict[int, Path], algorithm: str, seeds: list[int],
+            reps: int) -> dict[str, Any]:
+    """Figures of two benchmark results that differ only in the training top-k (``arms``:
+    top-k -> result folder; the first is the reference), merged under ``compare/<name>``."""
+    (k0, folder0), (k1, folder1) = arms.items()
+    data = {k: read_benchmark(folder, algorithm, seeds) for k, folder in arms.items()}
+    for k, d in data.items():
+        declared = (d["spec"].get("train") or {}).get("top_k")
+        if declared is not None and declared != k:
+            raise ValueError(f"{arms[k]} trains at top_k={declared}, not {k}")
+    if _settings(data[k0]["spec"]) != _settings(data[k1]["spec"]):
+        raise ValueError(f"{folder0} and {folder1} differ in more than the training top_k:\n"
+                         f"{_settings(data[k0]['spec'])}\n{_settings(data[k1]['spec'])}")
+    out: dict[str, Any] = {"algorithm": algorithm, "seeds": seeds,
+                           "arms": {f"top_k={k}": str(f) for k, f in arms.items()}}
+    for k, d in data.items():
+        figures = summarise(d["curves"], reps)
+        figures["eval"] = {"mean": sum(d["eval"]) / len(d["eval"]),
+                           "ci95": bootstrap_ci(d["eval"], reps), "per_seed": d["eval"]}
+        out[f"top_k={k}"] = figures
+    a, b = out[f"top_k={k1}"], out[f"top_k={k0}"]
+    for figure in ("delta", "auc", "eval"):
+        out[f"{figure}_top_k={k1}_minus_top_k={k0}"] = {
+            "mean": a[figure]["mean"] - b[figure]["mean"],
+            "ci95": bootstrap_diff_ci(a[figure]["per_seed"], b[figure]["per_seed"], reps),
+            "paired_per_seed": [x - y for x, y in zip(a[figure]["per_seed"],
+                                                       b[figure]["per_seed"], strict=True)]}
+    return out
+
+
+def print_compare(name: str, out: dict[str, Any]) -> None:
+    ks = [key for key in out if key.startswith("top_k=")]
+    for key in ks:
+        f = out[key]
+        print(f"{name} {key:9s} ({f['seeds']} seeds): curve {f['first_quarter']['mean']:.3f} -> "
+              f"{f['last_quarter']['mean']:.3f} (delta {f['delta']['mean']:+.3f} "
+              f"{_ci(f['delta']['ci95'])}), AUC {f['auc']['mean']:.3f} {_ci(f['auc']['ci95'])}, "
+              f"eval {f['eval']['mean']:.3f} {_ci(f['eval']['ci95'])}", flush=True)
+    for key, f in out.items():
+        if "_minus_" in key:
+            paired = ", ".join(f"{v:+.3f}" for v in f["paired_per_seed"])
+            print(f"{name} {key}: {f['mean']:+.3f} {_ci(f['ci95'])}; per seed {paired}",
+                  flush=True)
+
+
+def _ci(ci: tuple[float, float] | list[float]) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -194,8 +297,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="no training: summarise the runs already finished")
     lr.add_argument("--reuse", nargs="*", default=[], metavar="K=DIR",
                     help="runs at top_k=K already made at the same settings (DIR/seed-N/)")
+    c = sub.add_parser("compare", help="two benchmark results that differ only in top_k")
+    c.add_argument("--name", required=True, help="the key under compare/ in the JSON")
+    c.add_argument("--arms", nargs=2, required=True, metavar="K=DIR",
+                   help="top-k and result folder of each; the first is the reference")
+    c.add_argument("--algorithm", default="magrpo")
+    c.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3])
+    c.add_argument("--bootstrap-reps", type=int, default=10_000)
     args = parser.parse_args(argv)
-    if args.what == "tail":
+    if args.what == "compare":
+        arms = {int(k): Path(v) for k, _, v in (item.partition("=") for item in args.arms)}
+        out = compare(args.name, arms, args.algorithm, args.seeds, args.bootstrap_reps)
+        print_compare(args.name, out)
+        merge("compare", args.name, out)
+    elif args.what == "tail":
         tail(args.models, args.k, args.G, args.posts, args.max_new_tokens)
     else:
         reuse = {int(k): Path(v) for k, _, v in (item.partition("=") for item in args.reuse)}
