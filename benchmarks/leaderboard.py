@@ -10,8 +10,10 @@ lower end of its CI lies above the upper end of the best untrained protocol's CI
 "non-overlapping 95% CIs"); an untrained protocol decoded greedily is one run, so its CI has no
 width: the item-to-item spread of the eval split is not in these intervals.
 
-Writes ``benchmarks/results/leaderboard.md`` (the table the README copies) and
-``benchmarks/results/leaderboard.json``; prints the table.
+Writes ``benchmarks/results/leaderboard.md`` (what the README copies: one row per env and
+benchmark, one column per method, then the budgets), ``benchmarks/results/leaderboard_rows.md``
+(one row per method with the best untrained protocol named: the docs' Leaderboard page) and
+``benchmarks/results/leaderboard.json``; prints the README's tables.
 
 Usage::
 
@@ -69,7 +71,7 @@ def block(name: str, what: str) -> dict[str, Any] | None:
     # per env: trained methods, then untrained protocols, each best first
     rows.sort(key=lambda r: (list(stats).index(r["env"]), not r["trained"], -r["iqm"]))
     budget = {}
-    for algo in {r["algorithm"] for r in runs}:
+    for algo in sorted({r["algorithm"] for r in runs}):  # sorted: the same JSON every time
         mine = [r for r in runs if r["algorithm"] == algo]
         budget[algo] = {"runs": len(mine),
                         "steps": max(r["steps"] for r in mine),
@@ -82,7 +84,57 @@ def block(name: str, what: str) -> dict[str, Any] | None:
             "budget": budget, "rows": rows}
 
 
+#: the untrained protocols' columns, in this order, after the trained algorithms'
+PROTOCOLS = ["single", "parallel", "sequential", "discussion"]
+
+
+def matrix(blocks: list[dict[str, Any]]) -> str:
+    """One row per (env, benchmark), one column per method: MAGRPO, the other trained
+    algorithms in the order they first appear, then the untrained protocols. A trained cell: IQM [CI], P(> best
+    untrained), and **win** when its CI clears the best untrained protocol's; an untrained
+    cell whose CI has no width: its IQM alone."""
+    rows = [(b, env) for b in blocks for env in dict.fromkeys(r["env"] for r in b["rows"])]
+    algos = sorted(dict.fromkeys(r["method"] for b in blocks for r in b["rows"] if r["trained"]),
+                   key=lambda m: m != "magrpo")  # MAGRPO first, the rest as they appear
+    untrained = [f"{p} (untrained)" for p in PROTOCOLS]
+    others = [m for b in blocks for r in b["rows"]
+              if not r["trained"] and (m := r["method"]) not in untrained]
+    columns = algos + untrained + list(dict.fromkeys(others))
+    header = [c.removesuffix(" (untrained)") + (" (untrained)" if c in untrained else "")
+              for c in columns]
+    lines = ["| env · benchmark | " + " | ".join(header) + " |",
+             "| --- |" + " ---: |" * len(columns)]
+    for b, env in rows:
+        cells = {r["method"]: r for r in b["rows"] if r["env"] == env}
+        out = []
+        for column in columns:
+            row = cells.get(column)
+            if row is None:
+                out.append("–")
+            elif row["trained"]:
+                p = row.get("p_over_best_untrained")
+                out.append(_cell(row) + ("" if p is None else f", P {p:.2f}")
+                           + (", **win**" if row.get("wins") else ""))
+            else:
+                out.append(f"{row['iqm']:.3f}" if row["low"] == row["high"] else _cell(row))
+        lines.append(f"| {env.split('/')[-1]} · `{b['name']}` | " + " | ".join(out) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def budgets(blocks: list[dict[str, Any]]) -> str:
+    lines = ["| benchmark | agents | seeds x steps | tokens / run | train s / run | "
+             "decoding | trained on |", "| --- | --- | --- | ---: | ---: | --- | --- |"]
+    for b in blocks:
+        for algo, spent in sorted(b["budget"].items()):
+            lines.append(f"| `{b['name']}` ({algo}) | {b['what']} | {len(b['seeds'])} x "
+                         f"{b['steps']} | {spent['tokens']} | {spent['train_s']} | "
+                         f"{b['sampling']} | {'; '.join(b['machines'])} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(blocks: list[dict[str, Any]]) -> str:
+    """One row per method: its IQM [CI], P(> best untrained) and the verdict naming that
+    protocol."""
     lines = ["| env · benchmark | method | IQM [95% CI] | P(> best untrained) | verdict |",
              "| --- | --- | ---: | ---: | --- |"]
     for b in blocks:
@@ -97,13 +149,6 @@ def markdown(blocks: list[dict[str, Any]]) -> str:
                              f"{_cell(row)} | {'–' if p is None else f'{p:.2f}'} | {verdict} |")
             else:
                 lines.append(f"| {env} · `{b['name']}` | {row['method']} | {_cell(row)} | | |")
-    lines += ["", "| benchmark | agents | seeds x steps | tokens / run | train s / run | "
-              "decoding | trained on |", "| --- | --- | --- | ---: | ---: | --- | --- |"]
-    for b in blocks:
-        for algo, spent in sorted(b["budget"].items()):
-            lines.append(f"| `{b['name']}` ({algo}) | {b['what']} | {len(b['seeds'])} x "
-                         f"{b['steps']} | {spent['tokens']} | {spent['train_s']} | "
-                         f"{b['sampling']} | {'; '.join(b['machines'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -112,8 +157,9 @@ def main() -> int:
     if not blocks:
         print("no benchmarks/results/<name>/results.json yet", file=sys.stderr)
         return 1
-    text = markdown(blocks)
+    text = matrix(blocks) + "\n" + budgets(blocks)
     (RESULTS / "leaderboard.md").write_text(text, encoding="utf-8")
+    (RESULTS / "leaderboard_rows.md").write_text(markdown(blocks), encoding="utf-8")
     (RESULTS / "leaderboard.json").write_text(json.dumps(blocks, indent=1) + "\n",
                                               encoding="utf-8")
     print(text)

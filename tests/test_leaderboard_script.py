@@ -55,6 +55,21 @@ def test_a_win_needs_the_lower_end_above_the_best_untrained_protocol(tmp_path, m
     assert "| Env-v1 · `loose` | magrpo (trained) | 0.500 [0.200, 0.600] | 0.75 | no firm win (vs single) |" in text
 
 
+
+def test_the_matrix_has_one_row_per_benchmark_and_one_column_per_method(tmp_path, monkeypatch):
+    monkeypatch.setattr(lb, "RESULTS", tmp_path)
+    _results(tmp_path, "firm", magrpo_low=0.21)
+    _results(tmp_path, "loose", magrpo_low=0.20)
+    text = lb.matrix([lb.block("firm", "x"), lb.block("loose", "x")])
+    lines = text.splitlines()
+    assert lines[0] == ("| env · benchmark | magrpo | single (untrained) | parallel (untrained) "
+                        "| sequential (untrained) | discussion (untrained) |")
+    # a win is marked, P is against the best untrained protocol, a zero-width CI is one number
+    assert lines[2] == ("| Env-v1 · `firm` | 0.500 [0.210, 0.600], P 0.75, **win** | 0.200 | "
+                        "0.100 | – | – |")
+    assert lines[3] == "| Env-v1 · `loose` | 0.500 [0.200, 0.600], P 0.75 | 0.200 | 0.100 | – | – |"
+    assert len(lines) == 4
+
 _ANSWERS = Path(__file__).resolve().parent.parent / "benchmarks" / "reasoning_answers.py"
 _SPEC2 = importlib.util.spec_from_file_location("reasoning_answers", _ANSWERS)
 ra = importlib.util.module_from_spec(_SPEC2)
@@ -70,3 +85,43 @@ def test_reasoning_answers_read_the_last_number_and_the_format():
     assert ra.classify(prompt, "The final answer to the given arithmetic problem is 1.")["says_1"]
     rows = [ra.classify(prompt, "0 - 4 = -4"), ra.classify(prompt, "no idea")]
     assert ra.summarise(rows)["correct"] == 0.5 and math.isnan(ra.summarise(rows)["correct_plus"])
+
+
+_TLDR = Path(__file__).resolve().parent.parent / "benchmarks" / "tldr_answers.py"
+_SPEC3 = importlib.util.spec_from_file_location("tldr_answers", _TLDR)
+ta = importlib.util.module_from_spec(_SPEC3)
+_SPEC3.loader.exec_module(ta)
+
+_CONCISE = "The cat sat on the warm mat all day."
+_DETAILED = ("The cat sat on the warm mat all day long; however, when the sun moved away, it "
+             "finally jumped down and looked for food.")
+
+
+def _episodes(path, pairs):
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps({"turns": [{"actions": {"concise": c, "detailed": d}}]})
+                            + "\n" for c, d in pairs))
+
+
+def test_tldr_answers_score_each_pair_and_share_the_gates(tmp_path, monkeypatch, capsys):
+    # the reward module's worked example: every level scored, 2.741, r = 3.306
+    row = ta.classify(_CONCISE, _DETAILED)
+    assert row["stopped_at"] is None and round(row["reward"], 3) == 2.741
+    assert round(row["length_ratio"], 3) == 3.306 and row["categories"] == 3
+    assert (row["words_concise"], row["words_detailed"]) == (9, 24)
+    same = "One two three four five six seven eight words here."
+    monkeypatch.setattr(ta, "RESULTS", tmp_path)
+    evals = tmp_path / "b" / "evals" / "TLDR-v1"
+    # untrained: equal answers stop at the length ratio (r = 1); "Too short." at structure
+    _episodes(evals / "baseline/parallel/m/seed-0/greedy/episodes.jsonl",
+              [(same, same), ("Too short.", same)])
+    _episodes(evals / "team/magrpo/m/seed-0/parallel/greedy/episodes.jsonl",
+              [(_CONCISE, _DETAILED)])
+    assert ta.main(["b"]) == 0
+    out = json.loads((tmp_path / "b" / "answers.json").read_text())
+    assert out["untrained (parallel)"]["stops_at_length_ratio"] == 0.5
+    assert out["untrained (parallel)"]["stops_at_structure"] == 0.5
+    assert out["untrained (parallel)"]["reward"] == 0.25  # (0.5 + 0) / 2
+    assert out["magrpo (trained)"]["passes_all_gates"] == 1.0
+    assert "| magrpo (trained) | 1 |" in capsys.readouterr().out
+    assert ta.main(["missing"]) == 1
