@@ -90,9 +90,9 @@ PROTOCOLS = ["single", "parallel", "sequential", "discussion"]
 
 def matrix(blocks: list[dict[str, Any]]) -> str:
     """One row per (env, benchmark), one column per method: MAGRPO, the other trained
-    algorithms in the order they first appear, then the untrained protocols. A trained cell: IQM [CI], P(> best
-    untrained), and **win** when its CI clears the best untrained protocol's; an untrained
-    cell whose CI has no width: its IQM alone."""
+    algorithms in the order they first appear, then the untrained protocols. A trained cell:
+    IQM [CI], P(> best untrained), and **win** when its CI clears the best untrained
+    protocol's; an untrained cell whose CI has no width: its IQM alone."""
     rows = [(b, env) for b in blocks for env in dict.fromkeys(r["env"] for r in b["rows"])]
     algos = sorted(dict.fromkeys(r["method"] for b in blocks for r in b["rows"] if r["trained"]),
                    key=lambda m: m != "magrpo")  # MAGRPO first, the rest as they appear
@@ -100,9 +100,7 @@ def matrix(blocks: list[dict[str, Any]]) -> str:
     others = [m for b in blocks for r in b["rows"]
               if not r["trained"] and (m := r["method"]) not in untrained]
     columns = algos + untrained + list(dict.fromkeys(others))
-    header = [c.removesuffix(" (untrained)") + (" (untrained)" if c in untrained else "")
-              for c in columns]
-    lines = ["| env · benchmark | " + " | ".join(header) + " |",
+    lines = ["| env · benchmark | " + " | ".join(columns) + " |",
              "| --- |" + " ---: |" * len(columns)]
     for b, env in rows:
         cells = {r["method"]: r for r in b["rows"] if r["env"] == env}

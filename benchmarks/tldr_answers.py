@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no episodes.jsonl under {root}/evals/TLDR-v1", file=sys.stderr)
         return 1
     (root / "answers.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    keys = [k for k in next(s for s in out.values() if s["pairs"])]
+    keys = list(next(s for s in out.values() if s["pairs"]))
     print("| pairs of | " + " | ".join(keys) + " |")
     print("| --- |" + " ---: |" * len(keys))
     for group, stats in out.items():

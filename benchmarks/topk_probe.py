@@ -278,6 +278,11 @@ def _ci(ci: tuple[float, float] | list[float]) -> str:
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
+def _by_top_k(items: list[str]) -> dict[int, Path]:
+    """``K=DIR`` arguments as top-k -> folder, in their order."""
+    return {int(k): Path(v) for k, _, v in (item.partition("=") for item in items)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -306,14 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--bootstrap-reps", type=int, default=10_000)
     args = parser.parse_args(argv)
     if args.what == "compare":
-        arms = {int(k): Path(v) for k, _, v in (item.partition("=") for item in args.arms)}
-        out = compare(args.name, arms, args.algorithm, args.seeds, args.bootstrap_reps)
+        out = compare(args.name, _by_top_k(args.arms), args.algorithm, args.seeds, args.bootstrap_reps)
         print_compare(args.name, out)
         merge("compare", args.name, out)
     elif args.what == "tail":
         tail(args.models, args.k, args.G, args.posts, args.max_new_tokens)
     else:
-        reuse = {int(k): Path(v) for k, _, v in (item.partition("=") for item in args.reuse)}
+        reuse = _by_top_k(args.reuse)
         learn(args.probe, args.seeds, args.top_ks, args.runs_dir, args.bootstrap_reps, reuse,
               train=not args.summarise_only)
     print(f"merged into {RESULTS}")
