@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 from pathlib import Path
+
+import pytest
 
 _PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "leaderboard.py"
 _SPEC = importlib.util.spec_from_file_location("leaderboard", _PATH)
@@ -79,12 +80,25 @@ _SPEC2.loader.exec_module(ra)
 def test_reasoning_answers_read_the_last_number_and_the_format():
     prompt = "State the final answer to the following arithmetic problem: 0 - 4 =\n\nYou are"
     assert ra.classify(prompt, "0 - 4 = 4") == {
-        "correct": False, "plus": False, "negative": True, "says_1": False, "restates": True,
-        "terse": True}
+        "correct": False, "plus": False, "three_terms": False, "negative": True, "says_1": False,
+        "restates": True, "terse": True}
     assert ra.classify(prompt, "The answer is -4, I think.")["correct"]
     assert ra.classify(prompt, "The final answer to the given arithmetic problem is 1.")["says_1"]
     rows = [ra.classify(prompt, "0 - 4 = -4"), ra.classify(prompt, "no idea")]
-    assert ra.summarise(rows)["correct"] == 0.5 and math.isnan(ra.summarise(rows)["correct_plus"])
+    assert ra.summarise(rows)["correct"] == 0.5 and ra.summarise(rows)["correct_plus"] is None
+
+
+def test_reasoning_answers_read_basic_arithmetic_left_to_right():
+    # basic_arithmetic's questions (cpu-arith): two or three terms, left to right
+    three = ra.classify("Calculate 0 - 4 - 8.\n\nYou are solver A", "0 - 4 - 8 = -12")
+    assert three == {"correct": True, "plus": False, "three_terms": True, "negative": True,
+                     "says_1": False, "restates": True, "terse": False}  # 7 words
+    assert ra.parse("10 - 8 + 10") == (12, ["-", "+"])
+    assert ra.parse("-3 + 4") == (1, ["+"]) and ra.parse("5 - -2") == (7, ["-"])
+    two = ra.classify("What is 7 + 4?", "The answer to this problem is 1.")
+    assert not two["correct"] and two["plus"] and not two["three_terms"] and two["says_1"]
+    with pytest.raises(ValueError, match="no \\+/- expression"):
+        ra.classify("Count the legs of 3 cats.", "12")
 
 
 _TLDR = Path(__file__).resolve().parent.parent / "benchmarks" / "tldr_answers.py"
@@ -125,3 +139,18 @@ def test_tldr_answers_score_each_pair_and_share_the_gates(tmp_path, monkeypatch,
     assert out["magrpo (trained)"]["passes_all_gates"] == 1.0
     assert "| magrpo (trained) | 1 |" in capsys.readouterr().out
     assert ta.main(["missing"]) == 1
+
+
+def test_reasoning_answers_agree_with_the_env_on_committed_answers():
+    # every answer of the untrained model on arith-small's 39 test questions: the script's
+    # "correct" is the env's own score of that solver
+    path = (Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+            / "reasoning_untrained" / "arith-small-parallel-t1" / "episodes.jsonl")
+    checked = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        turn = json.loads(line)["turns"][0]
+        for call in turn["calls"]:
+            correct = ra.classify(call["prompt"], call["answer"])["correct"]
+            assert correct == (turn["rewards"][call["role"]] == 1.0), call
+            checked += 1
+    assert checked == 78
