@@ -32,6 +32,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 #: (results folder, what the block is), in the README's order
 BENCHMARKS = [
     ("cpu-reasoning", "SmolLM2-135M-Instruct x2, LoRA"),
+    ("cpu-arith", "SmolLM2-135M-Instruct x2, LoRA"),
     ("cpu-tldr", "SmolLM2-135M-Instruct x2, LoRA"),
     ("cpu-tldr-k50", "SmolLM2-135M-Instruct x2, LoRA, top-k 50"),
     ("tiny-tldr", "tiny x2 (0.6M, random init), full fine-tuning"),
