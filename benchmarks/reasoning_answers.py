@@ -32,13 +32,14 @@ GROUPS = {
 # the question's expression: the first run of integers joined by + or - (chain_sum: "problem:
 # 4 - 1 =", basic_arithmetic: "Calculate 7 + 4 - 6.", "What is 3 - 5?", ...)
 EXPRESSION = re.compile(r"-?\d+(?:\s*[+-]\s*-?\d+)+")
+TOKEN = re.compile(r"\d+|[+-]")
 
 
 def parse(expression: str) -> tuple[int, list[str]]:
     """The value of ``a (+|-) b (+|-) c ...`` read left to right, and its binary operators
     (a ``-`` right after the start or after an operator negates the next number)."""
     total, sign, operators, after_number = 0, 1, [], False
-    for token in re.findall(r"\d+|[+-]", expression):
+    for token in TOKEN.findall(expression):
         if token.isdigit():
             total, sign, after_number = total + sign * int(token), 1, True
         elif after_number:
@@ -57,7 +58,7 @@ def classify(prompt: str, answer: str) -> dict[str, bool]:
     expression = match.group(0)
     truth, operators = parse(expression)
     numbers = re.findall(r"-?\d+", answer)
-    restated = r"\s*".join(re.escape(t) for t in re.findall(r"\d+|[+-]", expression)) + r"\s*="
+    restated = r"\s*".join(re.escape(t) for t in TOKEN.findall(expression)) + r"\s*="
     return {"correct": bool(numbers) and int(numbers[-1]) == truth,
             "plus": "-" not in operators, "three_terms": len(operators) >= 2,
             "negative": truth < 0, "says_1": "is 1." in answer,
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     root = RESULTS / (argv[0] if argv else "cpu-reasoning")
     evals = root / "evals" / "ReasoningGym-v1"
     if not evals.is_dir():
-        raise SystemExit(f"no reasoning evaluations under {evals}")
+        print(f"no reasoning evaluations under {evals}", file=sys.stderr)
+        return 1
     out = {}
     for name, pattern in GROUPS.items():
         rows = []
